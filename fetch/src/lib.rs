@@ -1,0 +1,2 @@
+//! kforge-fetch (in progress).
+#![deny(missing_docs)]

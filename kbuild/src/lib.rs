@@ -1,0 +1,2 @@
+//! kforge-kbuild (in progress).
+#![deny(missing_docs)]

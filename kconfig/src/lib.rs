@@ -1,0 +1,2 @@
+//! kforge-kconfig (in progress).
+#![deny(missing_docs)]

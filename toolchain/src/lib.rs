@@ -1,0 +1,2 @@
+//! kforge-toolchain (in progress).
+#![deny(missing_docs)]
