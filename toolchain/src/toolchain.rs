@@ -99,8 +99,10 @@ impl Toolchain {
     ///   `CROSS_COMPILE=<triple>-` (so `ld`, `objcopy`… match), and `CC` is left out when it
     ///   would be exactly `<triple>-gcc`.
     /// - Clang: `LLVM=1` when invoked as `clang`, `LLVM=-N` as `clang-N`, `LLVM=/dir/` when its
-    ///   command is an absolute path to a file named `clang`, otherwise `CC=<command>`.
-    ///   `LLVM=` also selects `ld.lld` and the `llvm-*` binutils; see [`Toolchain::without_llvm`].
+    ///   command is an absolute path to a file named `clang`. `LLVM=` also makes the kernel link
+    ///   with `ld.lld` (and use the `llvm-*` binutils), so it is chosen only when the matching
+    ///   `ld.lld[-N]` sits beside the compiler (Debian: package `lld-N`); otherwise the result is
+    ///   `CC=<command>` with GNU binutils. See also [`Toolchain::without_llvm`].
     pub fn for_compiler(compiler: &Compiler) -> Toolchain {
         let mut tc = Toolchain::default();
         match compiler.family {
@@ -117,15 +119,23 @@ impl Toolchain {
             }
             Family::Clang => {
                 let command = compiler.command.as_str();
-                if command == "clang" {
+                let lld_beside = |name: &str| {
+                    compiler
+                        .path
+                        .parent()
+                        .is_some_and(|dir| dir.join(name).is_file())
+                };
+                if command == "clang" && lld_beside("ld.lld") {
                     tc.llvm = Some("1".to_string());
                 } else if let Some(suffix) = command.strip_prefix("clang")
                     && suffix.starts_with('-')
                     && !suffix.contains('/')
+                    && lld_beside(&format!("ld.lld{suffix}"))
                 {
                     tc.llvm = Some(suffix.to_string());
                 } else if let Some(dir) = command.strip_suffix("/clang")
                     && command.starts_with('/')
+                    && lld_beside("ld.lld")
                 {
                     tc.llvm = Some(format!("{dir}/"));
                 } else {
@@ -276,6 +286,85 @@ mod tests {
         assert_eq!(
             tc(&[("CC", "gcc-3.4")]).configure_args("--qemu-cc="),
             ["--qemu-cc=gcc-3.4"]
+        );
+    }
+
+    fn fake_compiler(family: Family, dir: &std::path::Path, command: &str, target: &str) -> Compiler {
+        let path = dir.join(command.rsplit('/').next().unwrap());
+        std::fs::write(&path, "").unwrap();
+        Compiler::from_parts(
+            crate::Identity {
+                family,
+                version: crate::Version::new(15, 0, 7),
+                target: target.to_string(),
+            },
+            command.to_string(),
+            path.clone(),
+            path.clone(),
+            vec![command.to_string()],
+            vec![path],
+            crate::discover::classify_name(command.rsplit('/').next().unwrap())
+                .and_then(|c| c.cross_prefix),
+            crate::DEFAULT_TIMEOUT,
+        )
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn clang_gets_llvm_only_when_lld_is_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let native = format!("{}-linux-gnu", std::env::consts::ARCH);
+        let clang15 = fake_compiler(Family::Clang, dir.path(), "clang-15", &native);
+        let clang = fake_compiler(Family::Clang, dir.path(), "clang", &native);
+        assert_eq!(clang15.make_vars(), vars(&[("CC", "clang-15")]));
+        assert_eq!(clang.make_vars(), vars(&[("CC", "clang")]));
+        std::fs::write(dir.path().join("ld.lld-15"), "").unwrap();
+        assert_eq!(clang15.make_vars(), vars(&[("LLVM", "-15")]));
+        assert_eq!(clang.make_vars(), vars(&[("CC", "clang")]));
+        std::fs::write(dir.path().join("ld.lld"), "").unwrap();
+        assert_eq!(clang.make_vars(), vars(&[("LLVM", "1")]));
+        let by_path = format!("{}/clang", dir.path().display());
+        let clang_abs = fake_compiler(Family::Clang, dir.path(), &by_path, &native);
+        assert_eq!(
+            clang_abs.make_vars(),
+            vars(&[("LLVM", &format!("{}/", dir.path().display()))])
+        );
+        assert_eq!(
+            Toolchain::for_compiler(&clang15).without_llvm().make_vars(),
+            vars(&[("CC", "clang-15")])
+        );
+    }
+
+    #[test]
+    fn a_cross_gcc_sets_cross_compile() {
+        let dir = tempfile::tempdir().unwrap();
+        // A target that is never the host of these tests' machines.
+        let target = if std::env::consts::ARCH == "riscv64" { "s390x-linux-gnu" } else { "riscv64-linux-gnu" };
+        let versioned = fake_compiler(Family::Gcc, dir.path(), &format!("{target}-gcc-12"), target);
+        assert!(!versioned.native);
+        assert_eq!(
+            versioned.make_vars(),
+            vars(&[
+                ("CROSS_COMPILE", &format!("{target}-")),
+                ("CC", &format!("{target}-gcc-12"))
+            ])
+        );
+        let plain = fake_compiler(Family::Gcc, dir.path(), &format!("{target}-gcc"), target);
+        assert_eq!(
+            plain.make_vars(),
+            vars(&[("CROSS_COMPILE", &format!("{target}-"))])
+        );
+        let native = format!("{}-linux-gnu", std::env::consts::ARCH);
+        let triple_native = fake_compiler(Family::Gcc, dir.path(), &format!("{native}-gcc-12"), &native);
+        assert_eq!(
+            triple_native.make_vars(),
+            vars(&[("CC", &format!("{native}-gcc-12"))])
         );
     }
 
