@@ -73,7 +73,7 @@ fn describe_buf(frame: &Frame) -> String {
     if buf.base_is_frame_pointer {
         format!("{} (frame pointer {})", buf.operand, buf.base)
     } else {
-        match buf.from_classic_frame_pointer(word) {
+        match buf.offset_from_classic_frame_pointer(word) {
             Some(off) => format!(
                 "{} (no frame pointer; base {}; = {off}({fp_name}) in a classic frame)",
                 buf.operand, buf.base
@@ -201,8 +201,14 @@ fn main() -> ExitCode {
 
     // The HOWTO's own listings, through the same analysis.
     for (title, listing) in [
-        ("HOWTO, GCC 3.4.6 (published listing)", frame::HOWTO_GCC_3_4_6),
-        ("HOWTO, GCC 4.2.1 (published listing)", frame::HOWTO_GCC_4_2_1),
+        (
+            "HOWTO, GCC 3.4.6 (published listing)",
+            frame::HOWTO_GCC_3_4_6,
+        ),
+        (
+            "HOWTO, GCC 4.2.1 (published listing)",
+            frame::HOWTO_GCC_4_2_1,
+        ),
     ] {
         let row = Row {
             target: "i386".to_string(),
@@ -256,7 +262,11 @@ fn main() -> ExitCode {
                 asm: None,
             }),
         }
-        rows.push(compile(compiler, &["-O"], &format!("native ({})", compiler.target)));
+        rows.push(compile(
+            compiler,
+            &["-O"],
+            &format!("native ({})", compiler.target),
+        ));
         print_table(&title, &rows, args.show);
     }
     ExitCode::SUCCESS

@@ -95,7 +95,7 @@ pub struct BufLocation {
 impl BufLocation {
     /// Its offset from where a classic frame pointer (`push %ebp; mov %esp, %ebp`) would point:
     /// one word below the return address. Equal to the `%ebp` offset when there is a frame pointer.
-    pub fn from_classic_frame_pointer(&self, word: i64) -> Option<i64> {
+    pub fn offset_from_classic_frame_pointer(&self, word: i64) -> Option<i64> {
         self.from_entry.map(|e| e + word)
     }
 }
@@ -218,7 +218,9 @@ fn function_body(asm: &str, function: &str) -> Result<Vec<Insn>, FrameError> {
         if line.is_empty() {
             continue;
         }
-        if line.starts_with(".cfi_endproc") || line.starts_with(".size") || line.starts_with(".Lfunc_end")
+        if line.starts_with(".cfi_endproc")
+            || line.starts_with(".size")
+            || line.starts_with(".Lfunc_end")
         {
             break;
         }
@@ -274,7 +276,11 @@ fn memory(operand: &str) -> Option<(i64, String)> {
         return None;
     }
     let disp = operand[..open].trim();
-    let disp = if disp.is_empty() { 0 } else { disp.parse().ok()? };
+    let disp = if disp.is_empty() {
+        0
+    } else {
+        disp.parse().ok()?
+    };
     Some((disp, inner.trim().to_string()))
 }
 
@@ -285,7 +291,10 @@ enum Value {
 }
 
 fn strip_suffix_size(mnemonic: &str, base: &str) -> bool {
-    mnemonic == base || (mnemonic.len() == base.len() + 1 && mnemonic.starts_with(base) && mnemonic.ends_with(['l', 'q', 'w']))
+    mnemonic == base
+        || (mnemonic.len() == base.len() + 1
+            && mnemonic.starts_with(base)
+            && mnemonic.ends_with(['l', 'q', 'w']))
 }
 
 /// Analyse `function` in `asm`.
@@ -327,7 +336,10 @@ pub fn analyse(asm: &str, function: &str) -> Result<Frame, FrameError> {
         let ops = &insn.operands;
         let dest_reg = ops.last().and_then(|o| reg_family(o));
         if strip_suffix_size(m, "push") {
-            let v = ops.first().map(|o| value_of(o, &regs)).unwrap_or(Value::Other);
+            let v = ops
+                .first()
+                .map(|o| value_of(o, &regs))
+                .unwrap_or(Value::Other);
             sp = sp.map(|s| s - word);
             if let Some(s) = sp {
                 slots.insert(s, (v, ArgPassing::Push));
@@ -362,7 +374,8 @@ pub fn analyse(asm: &str, function: &str) -> Result<Frame, FrameError> {
         } else if strip_suffix_size(m, "mov") && ops.len() == 2 {
             let src = ops[0].as_str();
             let dst = ops[1].as_str();
-            if reg_family(src).as_deref() == Some("sp") && reg_family(dst).as_deref() == Some("bp") {
+            if reg_family(src).as_deref() == Some("sp") && reg_family(dst).as_deref() == Some("bp")
+            {
                 fp = sp;
                 frame_pointer = true;
                 regs.insert("bp".into(), Value::Other);
@@ -417,12 +430,10 @@ pub fn analyse(asm: &str, function: &str) -> Result<Frame, FrameError> {
                     if let Some(Value::Addr(loc)) = regs.get("di") {
                         buf = Some(loc.clone());
                     }
-                } else if let Some(s) = sp {
-                    if let Some((v, how)) = slots.get(&s) {
-                        args = *how;
-                        if let Value::Addr(loc) = v {
-                            buf = Some(loc.clone());
-                        }
+                } else if let Some((v, how)) = sp.and_then(|s| slots.get(&s)) {
+                    args = *how;
+                    if let Value::Addr(loc) = v {
+                        buf = Some(loc.clone());
                     }
                 }
                 break;
@@ -464,6 +475,6 @@ mod tests {
         let buf = f.buf.unwrap();
         assert_eq!(buf.operand, "(%rsp)");
         assert_eq!(buf.from_entry, Some(-24));
-        assert_eq!(buf.from_classic_frame_pointer(8), Some(-16));
+        assert_eq!(buf.offset_from_classic_frame_pointer(8), Some(-16));
     }
 }

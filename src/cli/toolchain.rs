@@ -133,7 +133,10 @@ fn select(args: &SelectArgs, out: &Output) -> anyhow::Result<ExitCode> {
     } else {
         Preference::Newest
     };
-    match Selection::new(requirement).prefer(preference).select(&found) {
+    match Selection::new(requirement)
+        .prefer(preference)
+        .select(&found)
+    {
         Ok(compiler) => {
             let mut toolchain = Toolchain::for_compiler(compiler);
             if args.no_llvm {

@@ -142,24 +142,57 @@ pub(crate) fn run(
             let _ = pipe.write_all(&input);
         }
     });
-    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+    // Each reader reports when its pipe reaches end of file: the program has exited (or closed
+    // its output), so no polling is needed while it runs.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
+    let read_all = |index: usize, pipe: Option<Box<dyn Read + Send>>| {
+        let tx = tx.clone();
         std::thread::spawn(move || {
             let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                pipe.read_to_end(&mut buf)?;
-            }
-            Ok::<_, std::io::Error>(buf)
+            let result = match pipe {
+                Some(mut pipe) => pipe.read_to_end(&mut buf).map(|_| buf),
+                None => Ok(buf),
+            };
+            let _ = tx.send((index, result));
         })
     };
-    let out_reader = read_all(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err_reader = read_all(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let mut pause = Duration::from_micros(500);
+    read_all(
+        0,
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    read_all(
+        1,
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    drop(tx);
+    let mut outputs: [Option<Vec<u8>>; 2] = [None, None];
+    for _ in 0..2 {
+        let left = timeout.saturating_sub(started.elapsed());
+        match rx.recv_timeout(left) {
+            Ok((index, Ok(bytes))) => outputs[index] = Some(bytes),
+            Ok((_, Err(e))) => {
+                kill_group(&mut child);
+                return Err(RunError::Io(e));
+            }
+            Err(_) => {
+                // The reader threads end when the group's pipes close; they are not waited for.
+                kill_group(&mut child);
+                return Err(RunError::TimedOut(timeout));
+            }
+        }
+    }
+    let mut pause = Duration::from_micros(100);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
                 kill_group(&mut child);
-                // The reader threads end when the group's pipes close; they are not waited for.
                 return Err(RunError::TimedOut(timeout));
             }
             Ok(None) => {
@@ -173,16 +206,11 @@ pub(crate) fn run(
         }
     };
     let _ = writer.join();
-    let join = |h: std::thread::JoinHandle<std::io::Result<Vec<u8>>>| match h.join() {
-        Ok(r) => r.map_err(RunError::Io),
-        Err(_) => Err(RunError::Io(std::io::Error::other("output reader panicked"))),
-    };
-    let stdout = join(out_reader)?;
-    let stderr = join(err_reader)?;
+    let [stdout, stderr] = outputs;
     Ok(Captured {
         status,
-        stdout,
-        stderr,
+        stdout: stdout.unwrap_or_default(),
+        stderr: stderr.unwrap_or_default(),
     })
 }
 

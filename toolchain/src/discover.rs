@@ -276,7 +276,8 @@ impl Discovery {
             Some(p) => p.clone(),
             None => std::env::var_os("PATH").ok_or(Error::PathUnset)?,
         };
-        let _span = tracing::debug_span!("discover", path = %search_path.to_string_lossy()).entered();
+        let _span =
+            tracing::debug_span!("discover", path = %search_path.to_string_lossy()).entered();
         let scan = scan(&search_path);
         tracing::debug!(
             entries = scan.entries_scanned,
@@ -323,8 +324,12 @@ impl Discovery {
                         Some(_) => identify::identify(&group.run_path, self.timeout),
                     };
                     match &result {
-                        Ok(id) => tracing::debug!(path = %group.run_path.display(), family = %id.family, version = %id.version, "identified"),
-                        Err(e) => tracing::warn!(path = %group.run_path.display(), error = %e, "not a usable compiler"),
+                        Ok(id) => {
+                            tracing::debug!(path = %group.run_path.display(), family = %id.family, version = %id.version, "identified")
+                        }
+                        Err(e) => {
+                            tracing::warn!(path = %group.run_path.display(), error = %e, "not a usable compiler")
+                        }
                     }
                     if let Ok(mut d) = done.lock() {
                         d.push((i, result));
@@ -390,7 +395,12 @@ impl Discovery {
             a.family
                 .cmp(&b.family)
                 .then(b.version.cmp(&a.version))
-                .then(a.paths.first().cmp(&b.paths.first()).then(std::cmp::Ordering::Equal))
+                .then(
+                    a.paths
+                        .first()
+                        .cmp(&b.paths.first())
+                        .then(std::cmp::Ordering::Equal),
+                )
         });
         Ok(Discovered {
             compilers,

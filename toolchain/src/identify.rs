@@ -169,11 +169,23 @@ fn looks_like_triple(s: &str) -> bool {
 
 /// Identify the compiler at `program` (an absolute path).
 pub(crate) fn identify(program: &Path, timeout: Duration) -> Result<Identity, Error> {
-    let (command, macros, raw) = read_macros(program, timeout).map_err(Error::Macros)?;
-    let (family, version) = family_and_version(&command, &macros, &raw)?;
+    // The two runs are independent: run them at the same time (clang's -dumpmachine alone costs
+    // as much as its preprocessor run).
     let args = vec![OsString::from("-dumpmachine")];
     let shown = command::display_command(program, &args);
-    let out = command::run(program, &args, None, timeout).map_err(|e| Error::Target(e.failure(shown.clone())))?;
+    let (macros, target) = std::thread::scope(|scope| {
+        let target = scope.spawn(|| command::run(program, &args, None, timeout));
+        let macros = read_macros(program, timeout);
+        let target = target.join().unwrap_or_else(|_| {
+            Err(command::RunError::Io(std::io::Error::other(
+                "thread panicked",
+            )))
+        });
+        (macros, target)
+    });
+    let (command, macros, raw) = macros.map_err(Error::Macros)?;
+    let (family, version) = family_and_version(&command, &macros, &raw)?;
+    let out = target.map_err(|e| Error::Target(e.failure(shown.clone())))?;
     if !out.status.success() {
         return Err(Error::Target(out.failure(shown)));
     }
@@ -194,7 +206,10 @@ pub(crate) fn identify(program: &Path, timeout: Duration) -> Result<Identity, Er
 
 /// Find `program` like a shell does: a name without `/` is looked up in `path` (a `PATH`-style
 /// list); a name with `/` is used as is (relative to the current directory).
-pub(crate) fn resolve_program(program: &str, path: Option<&std::ffi::OsStr>) -> Result<PathBuf, Error> {
+pub(crate) fn resolve_program(
+    program: &str,
+    path: Option<&std::ffi::OsStr>,
+) -> Result<PathBuf, Error> {
     let not_found = || Error::NotFound {
         program: program.to_string(),
         path: path

@@ -101,9 +101,9 @@ fn series_matches(req: &Requirement, family: Family, major: u32, minor: Option<u
         Some(m) => vec![m],
         None => (0..=6).collect(),
     };
-    minors.iter().any(|&m| {
-        (0..=12).any(|p| req.matches(family, &Version::new(major, m, p)))
-    })
+    minors
+        .iter()
+        .any(|&m| (0..=12).any(|p| req.matches(family, &Version::new(major, m, p))))
 }
 
 impl PackageAdvice {
@@ -253,7 +253,11 @@ impl fmt::Display for PackageAdvice {
                  distribution does not carry {} (apt-cache policy shows no candidate): use an older \
                  release in a chroot or container, or build the compiler from source",
                 or_list(&self.candidates),
-                if self.candidates.len() == 1 { "it" } else { "any of them" }
+                if self.candidates.len() == 1 {
+                    "it"
+                } else {
+                    "any of them"
+                }
             ),
             (None, Some(newest)) => write!(
                 f,

@@ -101,10 +101,11 @@ impl Compiler {
         };
         let args = build(Some(&probed));
         let shown = command::display_command(&self.path, &args);
-        let out = command::run(&self.path, &args, None, self.timeout).map_err(|e| FlagError::Run {
-            flag: flag.to_string(),
-            failure: e.failure(shown.clone()),
-        })?;
+        let out =
+            command::run(&self.path, &args, None, self.timeout).map_err(|e| FlagError::Run {
+                flag: flag.to_string(),
+                failure: e.failure(shown.clone()),
+            })?;
         if out.status.success() {
             tracing::debug!("supported");
             return Ok(true);

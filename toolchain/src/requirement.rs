@@ -153,10 +153,14 @@ impl serde::Serialize for Requirement {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// Nothing but white space.
-    #[error("empty compiler requirement: write e.g. \"gcc >=3.2, <4\", \"gcc-11\", \"clang >=14\" or \"any >=10\"")]
+    #[error(
+        "empty compiler requirement: write e.g. \"gcc >=3.2, <4\", \"gcc-11\", \"clang >=14\" or \"any >=10\""
+    )]
     Empty,
     /// The first word is not a known family.
-    #[error("unknown compiler family {family:?} in requirement {text:?}: expected gcc, clang or any (e.g. \"gcc-11\" or \"clang >=14\")")]
+    #[error(
+        "unknown compiler family {family:?} in requirement {text:?}: expected gcc, clang or any (e.g. \"gcc-11\" or \"clang >=14\")"
+    )]
     UnknownFamily {
         /// The word that was read as a family.
         family: String,
@@ -164,7 +168,9 @@ pub enum ParseError {
         text: String,
     },
     /// A constraint could not be read.
-    #[error("invalid constraint {constraint:?} in requirement {text:?}: expected OP VERSION with OP one of >= > <= < = (e.g. \">=3.2\")")]
+    #[error(
+        "invalid constraint {constraint:?} in requirement {text:?}: expected OP VERSION with OP one of >= > <= < = (e.g. \">=3.2\")"
+    )]
     BadConstraint {
         /// The constraint as written.
         constraint: String,
@@ -311,7 +317,13 @@ mod tests {
         assert!(r.matches(Family::Gcc, &v("12.2.0")));
         assert!(r.matches(Family::Clang, &v("14.0.6")));
         assert!(!r.matches(Family::Gcc, &v("9.4.0")));
-        assert_eq!(req(">=10"), Requirement { text: ">=10".into(), ..r.clone() });
+        assert_eq!(
+            req(">=10"),
+            Requirement {
+                text: ">=10".into(),
+                ..r.clone()
+            }
+        );
         let compact = req("clang>=14,<15");
         assert!(compact.matches(Family::Clang, &v("14.0.6")));
         assert!(!compact.matches(Family::Clang, &v("15.0.0")));
@@ -329,7 +341,9 @@ mod tests {
         assert!(matches!(err, ParseError::UnknownFamily { ref family, .. } if family == "icc"));
         assert!(err.to_string().contains("expected gcc, clang or any"));
         let err = "gcc >=3.x".parse::<Requirement>().unwrap_err();
-        assert!(matches!(err, ParseError::BadConstraint { ref constraint, .. } if constraint == ">=3.x"));
+        assert!(
+            matches!(err, ParseError::BadConstraint { ref constraint, .. } if constraint == ">=3.x")
+        );
         assert!(matches!(
             "gcc-eleven".parse::<Requirement>(),
             Err(ParseError::BadConstraint { .. })

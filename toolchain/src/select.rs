@@ -88,7 +88,11 @@ impl fmt::Display for NoMatch {
         } else {
             write!(f, "; found on PATH:")?;
             for c in &self.found {
-                write!(f, "\n  {}: {} {} ({})", c.command, c.family, c.version, c.target)?;
+                write!(
+                    f,
+                    "\n  {}: {} {} ({})",
+                    c.command, c.family, c.version, c.target
+                )?;
                 if c.names.len() > 1 {
                     write!(f, ", also {}", c.names[1..].join(", "))?;
                 }
@@ -137,8 +141,12 @@ impl Selection {
         // Discovered::compilers is in family/version order; PATH order is the order of first paths.
         let path_rank = |c: &Compiler| c.paths.first().cloned();
         match self.preference {
-            Preference::Newest => matches.sort_by(|a, b| b.1.version.cmp(&a.1.version).then(a.0.cmp(&b.0))),
-            Preference::Oldest => matches.sort_by(|a, b| a.1.version.cmp(&b.1.version).then(a.0.cmp(&b.0))),
+            Preference::Newest => {
+                matches.sort_by(|a, b| b.1.version.cmp(&a.1.version).then(a.0.cmp(&b.0)))
+            }
+            Preference::Oldest => {
+                matches.sort_by(|a, b| a.1.version.cmp(&b.1.version).then(a.0.cmp(&b.0)))
+            }
             Preference::PathOrder => matches.sort_by_key(|(_, c)| path_rank(c)),
         }
         matches.into_iter().map(|(_, c)| c).collect()

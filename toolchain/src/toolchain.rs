@@ -106,17 +106,15 @@ impl Toolchain {
     pub fn for_compiler(compiler: &Compiler) -> Toolchain {
         let mut tc = Toolchain::default();
         match compiler.family {
-            Family::Gcc => {
-                match (&compiler.cross_prefix, compiler.native) {
-                    (Some(prefix), false) => {
-                        tc.cross_compile = Some(prefix.clone());
-                        if compiler.command != format!("{prefix}gcc") {
-                            tc.cc = Some(compiler.command.clone());
-                        }
+            Family::Gcc => match (&compiler.cross_prefix, compiler.native) {
+                (Some(prefix), false) => {
+                    tc.cross_compile = Some(prefix.clone());
+                    if compiler.command != format!("{prefix}gcc") {
+                        tc.cc = Some(compiler.command.clone());
                     }
-                    _ => tc.cc = Some(compiler.command.clone()),
                 }
-            }
+                _ => tc.cc = Some(compiler.command.clone()),
+            },
             Family::Clang => {
                 let command = compiler.command.as_str();
                 let lld_beside = |name: &str| {
@@ -214,7 +212,11 @@ impl Toolchain {
     /// Configure-style arguments naming the target compiler with a caller-chosen flag:
     /// `configure_args("--qemu-cc")` is `["--qemu-cc=gcc-3.4"]`.
     pub fn configure_args(&self, cc_flag: &str) -> Vec<String> {
-        vec![format!("{}={}", cc_flag.trim_end_matches('='), self.cc_command())]
+        vec![format!(
+            "{}={}",
+            cc_flag.trim_end_matches('='),
+            self.cc_command()
+        )]
     }
 
     /// Identify the target compiler ([`Toolchain::cc_command`]) on the process's `PATH`.
@@ -289,7 +291,12 @@ mod tests {
         );
     }
 
-    fn fake_compiler(family: Family, dir: &std::path::Path, command: &str, target: &str) -> Compiler {
+    fn fake_compiler(
+        family: Family,
+        dir: &std::path::Path,
+        command: &str,
+        target: &str,
+    ) -> Compiler {
         let path = dir.join(command.rsplit('/').next().unwrap());
         std::fs::write(&path, "").unwrap();
         Compiler::from_parts(
@@ -345,7 +352,11 @@ mod tests {
     fn a_cross_gcc_sets_cross_compile() {
         let dir = tempfile::tempdir().unwrap();
         // A target that is never the host of these tests' machines.
-        let target = if std::env::consts::ARCH == "riscv64" { "s390x-linux-gnu" } else { "riscv64-linux-gnu" };
+        let target = if std::env::consts::ARCH == "riscv64" {
+            "s390x-linux-gnu"
+        } else {
+            "riscv64-linux-gnu"
+        };
         let versioned = fake_compiler(Family::Gcc, dir.path(), &format!("{target}-gcc-12"), target);
         assert!(!versioned.native);
         assert_eq!(
@@ -361,7 +372,12 @@ mod tests {
             vars(&[("CROSS_COMPILE", &format!("{target}-"))])
         );
         let native = format!("{}-linux-gnu", std::env::consts::ARCH);
-        let triple_native = fake_compiler(Family::Gcc, dir.path(), &format!("{native}-gcc-12"), &native);
+        let triple_native = fake_compiler(
+            Family::Gcc,
+            dir.path(),
+            &format!("{native}-gcc-12"),
+            &native,
+        );
         assert_eq!(
             triple_native.make_vars(),
             vars(&[("CC", &format!("{native}-gcc-12"))])

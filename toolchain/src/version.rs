@@ -86,7 +86,9 @@ impl fmt::Display for PartialVersion {
 
 /// Why a version string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid version {text:?}: expected MAJOR[.MINOR[.PATCH]] with decimal numbers, e.g. 3.4 or 12.2.0")]
+#[error(
+    "invalid version {text:?}: expected MAJOR[.MINOR[.PATCH]] with decimal numbers, e.g. 3.4 or 12.2.0"
+)]
 pub struct ParseVersionError {
     /// The text that was given.
     pub text: String,

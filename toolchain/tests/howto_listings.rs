@@ -18,7 +18,7 @@ fn gcc_3_4_6_reserves_24_pushes_and_passes_the_whole_24_byte_buffer() {
     assert_eq!(buf.operand, "-24(%ebp)");
     assert!(buf.base_is_frame_pointer);
     assert_eq!(buf.from_entry, Some(-28));
-    assert_eq!(buf.from_classic_frame_pointer(4), Some(-24));
+    assert_eq!(buf.offset_from_classic_frame_pointer(4), Some(-24));
     assert!(!f.stack_protector);
 }
 
@@ -30,7 +30,7 @@ fn gcc_4_2_1_reserves_24_and_fake_pushes_a_16_byte_buffer() {
     assert_eq!(f.args, ArgPassing::FakePush);
     let buf = f.buf.unwrap();
     assert_eq!(buf.operand, "-16(%ebp)");
-    assert_eq!(buf.from_classic_frame_pointer(4), Some(-16));
+    assert_eq!(buf.offset_from_classic_frame_pointer(4), Some(-16));
     assert!(!f.stack_protector);
 }
 
@@ -60,7 +60,9 @@ fn the_installed_gcc_12_frame_matches_what_its_assembly_says() {
     let gcc = kforge_toolchain::Compiler::identify("gcc-12")
         .expect("gcc-12 is not installed: run scripts/install-deps test (apt-get install gcc-12 gcc-multilib)");
     let source = "char *strcpy(char *, const char *);\nint function(int ac, char *av[])\n{\n\tchar buf[16];\n\tif (ac < 2)\n\t\treturn 0;\n\tstrcpy(buf, av[1]);\n\treturn 1;\n}\n";
-    let asm = gcc.compile_to_asm(source, &["-O", "-m32", "-fno-stack-protector"]).unwrap();
+    let asm = gcc
+        .compile_to_asm(source, &["-O", "-m32", "-fno-stack-protector"])
+        .unwrap();
     let f = analyse(&asm, "function").unwrap();
     assert_eq!(f.word, 4);
     assert_ne!(f.args, ArgPassing::NoCall, "{asm}");
@@ -70,7 +72,9 @@ fn the_installed_gcc_12_frame_matches_what_its_assembly_says() {
     let entry = buf.from_entry.expect("offset known");
     assert!(entry <= -16, "{entry} {asm}");
     assert!(!f.stack_protector);
-    let asm = gcc.compile_to_asm(source, &["-O", "-m32", "-fstack-protector-all"]).unwrap();
+    let asm = gcc
+        .compile_to_asm(source, &["-O", "-m32", "-fstack-protector-all"])
+        .unwrap();
     assert!(analyse(&asm, "function").unwrap().stack_protector, "{asm}");
     let asm = gcc.compile_to_asm(source, &["-O"]).unwrap();
     let f = analyse(&asm, "function").unwrap();

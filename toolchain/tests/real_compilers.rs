@@ -96,23 +96,35 @@ fn identifies_gcc_11_gcc_12_and_clang_as_the_tools_themselves_say() {
 
     let gcc11 = found.by_name("gcc-11").expect("gcc-11 found");
     assert_eq!(gcc11.family, Family::Gcc);
-    assert_eq!(gcc11.version.to_string(), tool_says(&fx.gcc11, "-dumpfullversion"));
+    assert_eq!(
+        gcc11.version.to_string(),
+        tool_says(&fx.gcc11, "-dumpfullversion")
+    );
     assert_eq!(gcc11.target, tool_says(&fx.gcc11, "-dumpmachine"));
 
     let gcc12 = found.by_name("gcc-12").expect("gcc-12 found");
     assert_eq!(gcc12.family, Family::Gcc);
-    assert_eq!(gcc12.version.to_string(), tool_says(&fx.gcc12, "-dumpfullversion"));
+    assert_eq!(
+        gcc12.version.to_string(),
+        tool_says(&fx.gcc12, "-dumpfullversion")
+    );
     assert_eq!(gcc12.target, tool_says(&fx.gcc12, "-dumpmachine"));
 
     let clang = found.by_name("clang").expect("clang found");
     assert_eq!(clang.family, Family::Clang);
     // clang's -dumpversion prints the full version (GCC's prints only the major since GCC 7).
-    assert_eq!(clang.version.to_string(), tool_says(&fx.clang, "-dumpversion"));
+    assert_eq!(
+        clang.version.to_string(),
+        tool_says(&fx.clang, "-dumpversion")
+    );
     assert_eq!(clang.target, tool_says(&fx.clang, "-dumpmachine"));
     // LLVM=1 also needs ld.lld beside clang (package lld); without it, CC=clang.
     let lld = clang.path.parent().unwrap().join("ld.lld").is_file();
     let expected = if lld { ("LLVM", "1") } else { ("CC", "clang") };
-    assert_eq!(clang.make_vars(), [(expected.0.to_string(), expected.1.to_string())]);
+    assert_eq!(
+        clang.make_vars(),
+        [(expected.0.to_string(), expected.1.to_string())]
+    );
 
     // Sorted by family, newest first.
     let order: Vec<&str> = found.compilers.iter().map(|c| c.command.as_str()).collect();
@@ -131,10 +143,16 @@ fn symlinks_to_one_binary_are_one_compiler_with_all_names() {
     );
     assert_eq!(gcc12.command, "gcc-12");
     assert_eq!(gcc12.paths.len(), 4);
-    assert_eq!(gcc12.canonical_path, std::fs::canonicalize(&fx.gcc12).unwrap());
+    assert_eq!(
+        gcc12.canonical_path,
+        std::fs::canonicalize(&fx.gcc12).unwrap()
+    );
     assert!(std::ptr::eq(gcc12, found.by_name("cc").unwrap()));
     assert_eq!(gcc12.cross_prefix.as_deref(), Some("x86_64-linux-gnu-"));
-    assert_eq!(gcc12.make_vars(), [("CC".to_string(), "gcc-12".to_string())]);
+    assert_eq!(
+        gcc12.make_vars(),
+        [("CC".to_string(), "gcc-12".to_string())]
+    );
     assert_eq!(gcc12.configure_arg("--qemu-cc"), "--qemu-cc=gcc-12");
 }
 
@@ -155,7 +173,11 @@ fn broken_programs_are_reported_and_skipped() {
     let fx = fixture();
     let bad = tempfile::tempdir().unwrap();
     script(bad.path(), "gcc-99", "echo 'this is not a compiler'");
-    script(bad.path(), "gcc-98", "echo 'gcc-98: fatal error: no such thing' >&2; exit 1");
+    script(
+        bad.path(),
+        "gcc-98",
+        "echo 'gcc-98: fatal error: no such thing' >&2; exit 1",
+    );
     script(
         bad.path(),
         "gcc-97",
@@ -166,7 +188,11 @@ fn broken_programs_are_reported_and_skipped() {
     let path = search_path(&[bad.path(), &dirs[0], &dirs[1]]);
     let found = discover(&path);
 
-    assert_eq!(found.compilers.len(), 3, "the real compilers are still found");
+    assert_eq!(
+        found.compilers.len(),
+        3,
+        "the real compilers are still found"
+    );
     let broken = |name: &str| {
         found
             .broken
@@ -175,11 +201,20 @@ fn broken_programs_are_reported_and_skipped() {
             .unwrap_or_else(|| panic!("{name} not reported: {:#?}", found.broken))
     };
     let e = broken("gcc-99").error.to_string();
-    assert!(e.contains("not a GCC or Clang C compiler") && e.contains("this is not a compiler"), "{e}");
+    assert!(
+        e.contains("not a GCC or Clang C compiler") && e.contains("this is not a compiler"),
+        "{e}"
+    );
     let e = broken("gcc-98").error.to_string();
-    assert!(e.contains("exit status: 1") && e.contains("no such thing") && e.contains("-dM -E"), "{e}");
+    assert!(
+        e.contains("exit status: 1") && e.contains("no such thing") && e.contains("-dM -E"),
+        "{e}"
+    );
     let e = broken("gcc-97").error.to_string();
-    assert!(e.contains("not a target triple") && e.contains("-dumpmachine"), "{e}");
+    assert!(
+        e.contains("not a target triple") && e.contains("-dumpmachine"),
+        "{e}"
+    );
     let e = broken("clang-96").error.to_string();
     assert!(e.contains("dangling symlink"), "{e}");
     assert_eq!(found.broken.len(), 4);
@@ -216,11 +251,12 @@ fn select_by_requirement() {
     assert_eq!(pick("gcc-12"), "gcc-12");
     assert_eq!(pick("gcc >=11"), "gcc-12", "newest first");
     assert_eq!(pick("clang >=14"), "clang");
-    let newest_any = if found.by_name("clang").unwrap().version > found.by_name("gcc").unwrap().version {
-        "clang"
-    } else {
-        "gcc-12"
-    };
+    let newest_any =
+        if found.by_name("clang").unwrap().version > found.by_name("gcc").unwrap().version {
+            "clang"
+        } else {
+            "gcc-12"
+        };
     assert_eq!(pick("any >=10"), newest_any);
     let oldest = Selection::new("gcc >=11".parse().unwrap())
         .prefer(Preference::Oldest)
@@ -240,12 +276,20 @@ fn no_match_names_what_was_found_and_the_package_to_install() {
         assert!(text.contains(&c.command), "{text}");
         assert!(text.contains(&c.version.to_string()), "{text}");
     }
-    assert!(text.contains("no C compiler satisfies \"gcc >=3.2, <4\""), "{text}");
+    assert!(
+        text.contains("no C compiler satisfies \"gcc >=3.2, <4\""),
+        "{text}"
+    );
     assert!(text.contains("apt-get install gcc-3.4"), "{text}");
     let advice = miss.advice.as_ref().unwrap();
     assert_eq!(advice.candidates, ["gcc-3.2", "gcc-3.3", "gcc-3.4"]);
     // Debian and Ubuntu dropped GCC 3 long ago: apt must say there is no candidate.
-    assert_eq!(advice.carried.as_deref(), Some(&[][..]), "{:?}", advice.apt_error);
+    assert_eq!(
+        advice.carried.as_deref(),
+        Some(&[][..]),
+        "{:?}",
+        advice.apt_error
+    );
     assert!(text.contains("does not carry any of them"), "{text}");
 
     // A requirement this distribution can satisfy names a carried package.
@@ -254,8 +298,13 @@ fn no_match_names_what_was_found_and_the_package_to_install() {
     let advice = miss.advice.as_ref().unwrap();
     for p in advice.carried.as_ref().unwrap() {
         assert!(advice.candidates.contains(&p.name));
-        let out = Command::new("apt-cache").args(["policy", &p.name]).output().unwrap();
-        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("Candidate: {}", p.version)));
+        let out = Command::new("apt-cache")
+            .args(["policy", &p.name])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("Candidate: {}", p.version))
+        );
     }
     // JSON form for scripts.
     let json = serde_json::to_value(&*miss).unwrap();
@@ -266,17 +315,28 @@ fn no_match_names_what_was_found_and_the_package_to_install() {
 #[test]
 fn cc_option_probe_on_real_compilers() {
     let gcc12 = Compiler::identify(real_tool("gcc-12").to_str().unwrap()).unwrap();
-    assert!(gcc12.supports_flag("-m32").unwrap(), "gcc-12 -m32 (gcc-multilib)");
+    assert!(
+        gcc12.supports_flag("-m32").unwrap(),
+        "gcc-12 -m32 (gcc-multilib)"
+    );
     assert!(gcc12.supports_flag("-O2").unwrap());
     assert!(!gcc12.supports_flag("-fthis-flag-does-not-exist").unwrap());
     assert!(!gcc12.supports_flag("-mthis-cpu-does-not-exist").unwrap());
     // GCC ignores unknown -Wno-x silently; the probe checks -Wx like cc-disable-warning.
-    assert!(!gcc12.supports_flag("-Wno-this-warning-does-not-exist").unwrap());
+    assert!(
+        !gcc12
+            .supports_flag("-Wno-this-warning-does-not-exist")
+            .unwrap()
+    );
     assert!(gcc12.supports_flag("-Wno-unused-variable").unwrap());
 
     let clang = Compiler::identify(real_tool("clang").to_str().unwrap()).unwrap();
     // Clang only warns about these; -Werror turns the warning into a "no", as in the kernel.
-    assert!(!clang.supports_flag("-Wthis-warning-does-not-exist").unwrap());
+    assert!(
+        !clang
+            .supports_flag("-Wthis-warning-does-not-exist")
+            .unwrap()
+    );
     assert!(!clang.supports_flag("-fthis-flag-does-not-exist").unwrap());
     assert!(clang.supports_flag("-m32").unwrap());
 }
@@ -297,7 +357,11 @@ fn a_compiler_that_cannot_compile_is_an_error_not_a_no() {
             assert_eq!(flag, "-m32");
             assert_eq!(failure.code, Some(4));
             assert!(failure.stderr.contains("internal compiler error"));
-            assert!(failure.command.contains("-c -x c /dev/null"), "{}", failure.command);
+            assert!(
+                failure.command.contains("-c -x c /dev/null"),
+                "{}",
+                failure.command
+            );
         }
         other => panic!("expected CompilerBroken, got {other:?}"),
     }
@@ -310,7 +374,10 @@ fn compile_to_asm_and_predefined_macros() {
         .compile_to_asm("int add1(int x) { return x + 1; }\n", &["-O", "-m32"])
         .unwrap();
     assert!(asm.contains("add1:"), "{asm}");
-    assert!(asm.contains("4(%esp)"), "32-bit argument on the stack: {asm}");
+    assert!(
+        asm.contains("4(%esp)"),
+        "32-bit argument on the stack: {asm}"
+    );
     match gcc11.compile_to_asm("int broken( {\n", &["-O"]) {
         Err(AsmError::Compile(failure)) => {
             assert!(failure.stderr.contains("error"), "{failure}");
@@ -341,7 +408,10 @@ fn toolchain_from_the_environment_identifies_its_cc() {
     let gcc11 = real_tool("gcc-11");
     let tc = Toolchain::from_vars(|v| (v == "CC").then(|| gcc11.clone().into_os_string())).unwrap();
     let cc = tc.identify_cc().unwrap();
-    assert_eq!(cc.version.to_string(), tool_says(&gcc11, "-dumpfullversion"));
+    assert_eq!(
+        cc.version.to_string(),
+        tool_says(&gcc11, "-dumpfullversion")
+    );
     assert_eq!(
         tc.make_vars(),
         [("CC".to_string(), gcc11.display().to_string())]
