@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A compiler command that ran and did not do what was asked: the command line, how it ended and
@@ -43,6 +44,8 @@ pub(crate) enum RunError {
     Spawn(std::io::Error),
     /// The program ran past its deadline and was killed.
     TimedOut(Duration),
+    /// The caller's interrupt flag was raised; the program was killed.
+    Interrupted,
     /// Reading its output or waiting for it failed.
     Io(std::io::Error),
 }
@@ -98,6 +101,7 @@ impl RunError {
         let status = match self {
             RunError::Spawn(e) => format!("could not start: {e}"),
             RunError::TimedOut(d) => format!("killed after the {} s deadline", d.as_secs_f64()),
+            RunError::Interrupted => "interrupted by the caller".to_string(),
             RunError::Io(e) => format!("I/O error while running: {e}"),
         };
         CommandFailure {
@@ -118,6 +122,17 @@ pub(crate) fn run(
     args: &[OsString],
     stdin: Option<&[u8]>,
     timeout: Duration,
+) -> Result<Captured, RunError> {
+    run_interruptible(program, args, stdin, timeout, None)
+}
+
+/// [`run`], also killing the program when `interrupt` is raised (checked every 20 ms).
+pub(crate) fn run_interruptible(
+    program: &Path,
+    args: &[OsString],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    interrupt: Option<&AtomicBool>,
 ) -> Result<Captured, RunError> {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(program)
@@ -172,14 +187,27 @@ pub(crate) fn run(
     );
     drop(tx);
     let mut outputs: [Option<Vec<u8>>; 2] = [None, None];
-    for _ in 0..2 {
+    let mut received = 0;
+    while received < 2 {
+        if interrupt.is_some_and(|i| i.load(Ordering::Relaxed)) {
+            kill_group(&mut child);
+            return Err(RunError::Interrupted);
+        }
         let left = timeout.saturating_sub(started.elapsed());
-        match rx.recv_timeout(left) {
-            Ok((index, Ok(bytes))) => outputs[index] = Some(bytes),
+        let slice = match interrupt {
+            Some(_) => left.min(Duration::from_millis(20)),
+            None => left,
+        };
+        match rx.recv_timeout(slice) {
+            Ok((index, Ok(bytes))) => {
+                outputs[index] = Some(bytes);
+                received += 1;
+            }
             Ok((_, Err(e))) => {
                 kill_group(&mut child);
                 return Err(RunError::Io(e));
             }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if started.elapsed() < timeout => {}
             Err(_) => {
                 // The reader threads end when the group's pipes close; they are not waited for.
                 kill_group(&mut child);

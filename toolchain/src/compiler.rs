@@ -58,7 +58,7 @@ impl Compiler {
         search_path: Option<&std::ffi::OsStr>,
     ) -> Result<Compiler, identify::Error> {
         let path = identify::resolve_program(program, search_path)?;
-        let identity = identify::identify(&path, DEFAULT_TIMEOUT)?;
+        let identity = identify::identify(&path, DEFAULT_TIMEOUT, None)?;
         let canonical_path = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let name = path
             .file_name()

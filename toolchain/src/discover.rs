@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -166,6 +166,9 @@ pub enum Error {
     /// No search path was given and `PATH` is not set.
     #[error("PATH is not set and no search path was given: set PATH or call Discovery::path")]
     PathUnset,
+    /// The caller raised the interrupt flag; running compilers were killed.
+    #[error("compiler discovery interrupted")]
+    Interrupted,
     /// A worker thread could not be started.
     #[error("could not start a compiler identification thread: {0}")]
     Thread(#[source] std::io::Error),
@@ -271,6 +274,17 @@ impl Discovery {
 
     /// Scan and identify.
     pub fn run(&self) -> Result<Discovered, Error> {
+        self.run_inner(None)
+    }
+
+    /// Scan and identify, stopping early (and killing running compilers) when `interrupt` is
+    /// raised, e.g. by a Ctrl-C handler.
+    pub fn run_interruptible(&self, interrupt: &AtomicBool) -> Result<Discovered, Error> {
+        self.run_inner(Some(interrupt))
+    }
+
+    fn run_inner(&self, interrupt: Option<&AtomicBool>) -> Result<Discovered, Error> {
+        let interrupted = || interrupt.is_some_and(|i| i.load(Ordering::Relaxed));
         let started = Instant::now();
         let search_path = match &self.path {
             Some(p) => p.clone(),
@@ -310,25 +324,25 @@ impl Discovery {
             let mut spawn_error = None;
             for n in 0..workers {
                 let worker = || loop {
+                    if interrupted() {
+                        break;
+                    }
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = to_run.get(k) else { break };
                     let group = &scan.groups[i];
                     let result = match &group.key {
-                        None => Err(identify::Error::NotFound {
-                            program: group.entries[0].name.clone(),
-                            path: format!(
-                                "{} is a dangling symlink",
-                                group.entries[0].path.display()
-                            ),
+                        None => Err(identify::Error::DanglingSymlink {
+                            path: group.entries[0].path.clone(),
+                            target: std::fs::read_link(&group.entries[0].path).unwrap_or_default(),
                         }),
-                        Some(_) => identify::identify(&group.run_path, self.timeout),
+                        Some(_) => identify::identify(&group.run_path, self.timeout, interrupt),
                     };
                     match &result {
                         Ok(id) => {
                             tracing::debug!(path = %group.run_path.display(), family = %id.family, version = %id.version, "identified")
                         }
                         Err(e) => {
-                            tracing::warn!(path = %group.run_path.display(), error = %e, "not a usable compiler")
+                            tracing::info!(path = %group.run_path.display(), error = %e, "not a usable compiler")
                         }
                     }
                     if let Ok(mut d) = done.lock() {
@@ -347,6 +361,9 @@ impl Discovery {
                 None => Ok(()),
             }
         })?;
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
         for (i, result) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
             if let (Ok(identity), Some(key), true) = (&result, &scan.groups[i].key, self.use_cache)
                 && let Ok(mut c) = cache().lock()

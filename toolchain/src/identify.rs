@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::command::{self, CommandFailure};
@@ -31,6 +32,14 @@ pub enum Error {
         program: String,
         /// The search path that was used.
         path: String,
+    },
+    /// A symlink with a compiler's name points at nothing.
+    #[error("{} is a dangling symlink to {}", path.display(), target.display())]
+    DanglingSymlink {
+        /// The symlink.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
     },
     /// Printing the predefined macros failed.
     #[error("could not read the predefined macros: {0}")]
@@ -90,10 +99,11 @@ pub(crate) fn parse_macros(text: &str) -> BTreeMap<String, String> {
 pub(crate) fn read_macros(
     program: &Path,
     timeout: Duration,
+    interrupt: Option<&AtomicBool>,
 ) -> Result<(String, BTreeMap<String, String>, String), CommandFailure> {
     let args = macro_args();
     let shown = command::display_command(program, &args);
-    match command::run(program, &args, None, timeout) {
+    match command::run_interruptible(program, &args, None, timeout, interrupt) {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             Ok((shown, parse_macros(&text), text))
@@ -168,14 +178,19 @@ fn looks_like_triple(s: &str) -> bool {
 }
 
 /// Identify the compiler at `program` (an absolute path).
-pub(crate) fn identify(program: &Path, timeout: Duration) -> Result<Identity, Error> {
+pub(crate) fn identify(
+    program: &Path,
+    timeout: Duration,
+    interrupt: Option<&AtomicBool>,
+) -> Result<Identity, Error> {
     // The two runs are independent: run them at the same time (clang's -dumpmachine alone costs
     // as much as its preprocessor run).
     let args = vec![OsString::from("-dumpmachine")];
     let shown = command::display_command(program, &args);
     let (macros, target) = std::thread::scope(|scope| {
-        let target = scope.spawn(|| command::run(program, &args, None, timeout));
-        let macros = read_macros(program, timeout);
+        let target =
+            scope.spawn(|| command::run_interruptible(program, &args, None, timeout, interrupt));
+        let macros = read_macros(program, timeout, interrupt);
         let target = target.join().unwrap_or_else(|_| {
             Err(command::RunError::Io(std::io::Error::other(
                 "thread panicked",

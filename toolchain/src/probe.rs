@@ -148,7 +148,7 @@ impl Compiler {
     /// The compiler's predefined macros (`-dM -E` on an empty file): name → value
     /// (`__GNUC__` → `12`, `__x86_64__` → `1`).
     pub fn predefined_macros(&self) -> Result<BTreeMap<String, String>, MacrosError> {
-        identify::read_macros(&self.path, self.timeout)
+        identify::read_macros(&self.path, self.timeout, None)
             .map(|(_, macros, _)| macros)
             .map_err(MacrosError)
     }

@@ -216,7 +216,10 @@ fn broken_programs_are_reported_and_skipped() {
         "{e}"
     );
     let e = broken("clang-96").error.to_string();
-    assert!(e.contains("dangling symlink"), "{e}");
+    assert!(
+        e.contains("dangling symlink to /nonexistent/clang-96"),
+        "{e}"
+    );
     assert_eq!(found.broken.len(), 4);
 
     // The no-match error lists the broken ones too.
@@ -240,6 +243,51 @@ fn a_hanging_compiler_is_killed_at_the_deadline_and_reported() {
     assert!(found.compilers.is_empty());
     let e = found.broken[0].error.to_string();
     assert!(e.contains("deadline"), "{e}");
+}
+
+#[test]
+fn raising_the_interrupt_flag_stops_discovery_and_kills_the_compilers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "gcc-93", "sleep 60");
+    script(dir.path(), "clang-93", "sleep 60");
+    let interrupt = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            interrupt.store(true, Ordering::Relaxed);
+        });
+        Discovery::new()
+            .path(dir.path())
+            .timeout(Duration::from_secs(120))
+            .run_interruptible(&interrupt)
+    });
+    assert!(
+        matches!(result, Err(kforge_toolchain::discover::Error::Interrupted)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn hard_links_are_one_compiler_too() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "gcc-92",
+        "case \"$*\" in *-dM*) printf '#define __GNUC__ 92\\n#define __GNUC_MINOR__ 0\\n#define __GNUC_PATCHLEVEL__ 1\\n';; -dumpmachine) echo x86_64-linux-gnu;; esac",
+    );
+    std::fs::hard_link(
+        dir.path().join("gcc-92"),
+        dir.path().join("x86_64-linux-gnu-gcc-92"),
+    )
+    .unwrap();
+    let found = discover(dir.path().as_os_str());
+    assert_eq!(found.compilers.len(), 1, "{:#?}", found.compilers);
+    assert_eq!(
+        found.compilers[0].names,
+        ["gcc-92", "x86_64-linux-gnu-gcc-92"]
+    );
+    assert_eq!(found.compilers[0].version.to_string(), "92.0.1");
 }
 
 #[test]
