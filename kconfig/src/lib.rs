@@ -1,2 +1,70 @@
-//! kforge-kconfig (in progress).
+//! Kernel `.config` files, fragments, merge and verification, and source-tree cleanliness for
+//! out-of-tree builds.
+//!
+//! This crate is the configuration step of a kernel build:
+//!
+//! * [`Config`] holds a `.config` losslessly (comments, blank lines, odd spacing, a missing final
+//!   newline): `parse` then `to_string` gives back the same bytes. It reads and edits values like
+//!   the kernel's `scripts/config` ([`Config::enable`], [`Config::set_str`], …), with a
+//!   configurable [`Prefix`] (`CONFIG_`, the kernel's `CONFIG_` environment variable, Buildroot's
+//!   `BR2_`). [`Config::running`] reads the running kernel's configuration.
+//! * [`Fragment`] values remember their file and line; [`merge`] applies fragments in order
+//!   (later wins) and reports every override, as `merge_config.sh -m` does.
+//! * [`verify`] is the check that matters after `make olddefconfig`: every requested value that
+//!   did not land, what it became, why that usually happens, and which fragment line asked for it;
+//!   [`verify_with_base`] adds the values that changed although nobody asked.
+//! * [`SourceTree::check_clean`] applies the exact test of the tree's top Makefile before an
+//!   `O=` build and predicts make's complaint; [`SourceTree::make_clean_for_out_of_tree`] fixes the
+//!   tree without losing the `.config`; [`BuildDir::install_config`] writes `O/.config`
+//!   atomically and keeps the previous one as `.config.old`.
+//!
+//! The crate never prints; it emits `tracing` events and returns typed results that implement
+//! `Display` (for people) and `serde::Serialize` (for scripts).
+//!
+//! ```
+//! use kforge_kconfig::{Config, Fragment, LossReason, Mode, merge, verify_with_base};
+//!
+//! // The running kernel's config had modules off; a fragment asks for KVM as modules.
+//! let base = Config::parse("# CONFIG_MODULES is not set\nCONFIG_VIRTUALIZATION=y\n")?;
+//! let kvm = Fragment::parse("CONFIG_KVM=m\nCONFIG_KVM_INTEL=m\n", "kvm.config")?;
+//! let merged = merge(&base, &[kvm]);
+//!
+//! // ... install merged.config into O/, run `make O=... olddefconfig`, read O/.config back:
+//! let fin = Config::parse("# CONFIG_MODULES is not set\nCONFIG_VIRTUALIZATION=y\n")?;
+//! let report = verify_with_base(&merged.requested, &base, &fin);
+//! assert_eq!(report.lost.len(), 2);
+//! assert_eq!(report.lost[0].reason, LossReason::ModulesDisabled);
+//! println!("{report}");
+//! assert!(report.enforce(Mode::Strict).is_err());
+//! # Ok::<(), kforge_kconfig::ParseError>(())
+//! ```
 #![deny(missing_docs)]
+
+mod atomic;
+mod build_dir;
+mod config;
+mod diff;
+mod fragment;
+mod kconfig_index;
+mod merge;
+mod running;
+mod tree;
+mod value;
+mod verify;
+
+pub use build_dir::{BuildDir, InstallError, Installed};
+pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
+pub use diff::{Changed, ConfigDiff, diff};
+pub use fragment::{Assignment, Fragment, Source};
+pub use kconfig_index::{IndexError, KconfigIndex, SymbolDefinition};
+pub use merge::{MergeOptions, MergeReport, Merged, Override, Requested, merge, merge_with};
+pub use running::{Attempt, RunningConfig, RunningError, RunningLocator, RunningSource};
+pub use tree::{
+    CleanAction, CleanCheck, CleanError, CleanPlan, CleanRule, KernelVersion, OpenError,
+    RuleSource, SourceTree, host_srcarch, srcarch,
+};
+pub use value::{Prefix, Value};
+pub use verify::{
+    ChangeKind, LossReason, Lost, Mode, UnrequestedChange, Verification, VerifyError, verify,
+    verify_with_base,
+};
