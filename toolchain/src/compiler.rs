@@ -43,6 +43,9 @@ pub struct Compiler {
     pub paths: Vec<PathBuf>,
     #[serde(skip)]
     pub(crate) timeout: Duration,
+    /// Position of its first name in the scan, in `PATH` order.
+    #[serde(skip)]
+    pub(crate) path_order: usize,
 }
 
 impl Compiler {
@@ -101,6 +104,7 @@ impl Compiler {
             names,
             paths,
             timeout,
+            path_order: 0,
         }
     }
 

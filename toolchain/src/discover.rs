@@ -389,7 +389,8 @@ impl Discovery {
                         .filter_map(|e| e.class.cross_prefix.clone())
                         .next();
                     let paths = group.paths();
-                    compilers.push(Compiler::from_parts(
+                    let path_order = group.entries.iter().map(|e| e.order).min().unwrap_or(0);
+                    let mut compiler = Compiler::from_parts(
                         identity,
                         command,
                         group.run_path,
@@ -398,7 +399,9 @@ impl Discovery {
                         paths,
                         cross_prefix,
                         self.timeout,
-                    ));
+                    );
+                    compiler.path_order = path_order;
+                    compilers.push(compiler);
                 }
                 Some(Err(error)) => broken.push(BrokenCompiler {
                     names: group.entries.iter().map(|e| e.name.clone()).collect(),
@@ -412,12 +415,7 @@ impl Discovery {
             a.family
                 .cmp(&b.family)
                 .then(b.version.cmp(&a.version))
-                .then(
-                    a.paths
-                        .first()
-                        .cmp(&b.paths.first())
-                        .then(std::cmp::Ordering::Equal),
-                )
+                .then(a.path_order.cmp(&b.path_order))
         });
         Ok(Discovered {
             compilers,

@@ -138,8 +138,6 @@ impl Selection {
             .enumerate()
             .filter(|(_, c)| self.requirement.matches(c.family, &c.version))
             .collect();
-        // Discovered::compilers is in family/version order; PATH order is the order of first paths.
-        let path_rank = |c: &Compiler| c.paths.first().cloned();
         match self.preference {
             Preference::Newest => {
                 matches.sort_by(|a, b| b.1.version.cmp(&a.1.version).then(a.0.cmp(&b.0)))
@@ -147,7 +145,7 @@ impl Selection {
             Preference::Oldest => {
                 matches.sort_by(|a, b| a.1.version.cmp(&b.1.version).then(a.0.cmp(&b.0)))
             }
-            Preference::PathOrder => matches.sort_by_key(|(_, c)| path_rank(c)),
+            Preference::PathOrder => matches.sort_by_key(|(_, c)| c.path_order),
         }
         matches.into_iter().map(|(_, c)| c).collect()
     }

@@ -311,6 +311,28 @@ fn select_by_requirement() {
         .select(&found)
         .unwrap();
     assert_eq!(oldest.command, "gcc-11");
+
+    // PATH order: an older compiler in an earlier directory wins.
+    let (early, late) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    link(early.path(), "gcc-11", &fx.gcc11);
+    link(late.path(), "gcc-12", &fx.gcc12);
+    let found = discover(&search_path(&[early.path(), late.path()]));
+    let gcc = |p: Preference| {
+        Selection::new("gcc".parse().unwrap())
+            .prefer(p)
+            .select(&found)
+            .unwrap()
+            .command
+            .clone()
+    };
+    assert_eq!(gcc(Preference::PathOrder), "gcc-11");
+    assert_eq!(gcc(Preference::Newest), "gcc-12");
+    let found = discover(&search_path(&[late.path(), early.path()]));
+    let first = Selection::new("gcc".parse().unwrap())
+        .prefer(Preference::PathOrder)
+        .select(&found)
+        .unwrap();
+    assert_eq!(first.command, "gcc-12");
 }
 
 #[test]
