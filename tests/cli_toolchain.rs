@@ -147,3 +147,46 @@ fn a_malformed_requirement_is_explained() {
         "{stderr}"
     );
 }
+
+#[test]
+fn env_resolves_llvm_and_cc_like_the_kernel_makefile() {
+    let dir = search_dir();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kforge"));
+        cmd.args(["--json", "toolchain", "env"])
+            .env("PATH", dir.path())
+            .env_remove("CC")
+            .env_remove("HOSTCC")
+            .env_remove("CROSS_COMPILE")
+            .env_remove("LLVM");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), json)
+    };
+    let (code, json) = run(&[("LLVM", "1"), ("HOSTCC", "gcc-11")]);
+    assert_eq!(code, Some(0), "{json:#}");
+    assert_eq!(json["cc"], "clang");
+    assert_eq!(json["cc_identified"]["Ok"]["family"], "clang");
+    assert_eq!(
+        json["hostcc_identified"]["Ok"]["version"],
+        full_version("gcc-11")
+    );
+    assert_eq!(
+        json["make_vars"],
+        serde_json::json!([["LLVM", "1"], ["HOSTCC", "gcc-11"]])
+    );
+    // CROSS_COMPILE prefixes gcc; no such cross compiler on this PATH: reported, status 1.
+    let (code, json) = run(&[("CROSS_COMPILE", "riscv64-linux-gnu-")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["cc"], "riscv64-linux-gnu-gcc");
+    assert!(
+        json["cc_identified"]["Err"]
+            .as_str()
+            .unwrap()
+            .contains("not found on PATH")
+    );
+    assert_eq!(json["hostcc_identified"]["Ok"]["command"], "gcc");
+}

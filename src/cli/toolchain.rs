@@ -18,6 +18,9 @@ pub enum Cmd {
     /// Choose the compiler that satisfies a requirement and print its make variables; exits with
     /// status 1, listing what was found and the package to install, when none does.
     Select(SelectArgs),
+    /// Show which compilers a kernel build would use given CC, HOSTCC, CROSS_COMPILE and LLVM
+    /// from the environment (the kernel Makefile's precedence), and identify them.
+    Env,
 }
 
 /// Where to look.
@@ -69,7 +72,64 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::List(args) => list(&args, out),
         Cmd::Select(args) => select(&args, out),
+        Cmd::Env => env(out),
     }
+}
+
+#[derive(serde::Serialize)]
+struct EnvReport {
+    settings: Toolchain,
+    cc: String,
+    hostcc: String,
+    cc_identified: Result<kforge_toolchain::Compiler, String>,
+    hostcc_identified: Result<kforge_toolchain::Compiler, String>,
+    make_vars: Vec<(String, String)>,
+}
+
+fn env(out: &Output) -> anyhow::Result<ExitCode> {
+    let settings = Toolchain::from_env()?;
+    let identify =
+        |command: &str| kforge_toolchain::Compiler::identify(command).map_err(|e| e.to_string());
+    let report = EnvReport {
+        cc: settings.cc_command(),
+        hostcc: settings.hostcc_command(),
+        cc_identified: identify(&settings.cc_command()),
+        hostcc_identified: identify(&settings.hostcc_command()),
+        make_vars: settings.make_vars(),
+        settings,
+    };
+    if out.json {
+        out.print_json(&report)?;
+    } else {
+        for (role, command, identified) in [
+            ("CC", &report.cc, &report.cc_identified),
+            ("HOSTCC", &report.hostcc, &report.hostcc_identified),
+        ] {
+            match identified {
+                Ok(c) => println!(
+                    "{role:<6} {command}: {} {} ({})",
+                    c.family, c.version, c.target
+                ),
+                Err(e) => println!("{role:<6} {command}: {e}"),
+            }
+        }
+        if report.make_vars.is_empty() {
+            println!("make variables: none (CC, HOSTCC, CROSS_COMPILE and LLVM are unset)");
+        } else {
+            let vars: Vec<String> = report
+                .make_vars
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!("make variables: {}", vars.join(" "));
+        }
+    }
+    let ok = report.cc_identified.is_ok() && report.hostcc_identified.is_ok();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn list(args: &ListArgs, out: &Output) -> anyhow::Result<ExitCode> {
