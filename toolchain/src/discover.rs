@@ -182,6 +182,9 @@ struct FileKey {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    /// For a binary that is not itself named like a compiler (ccache, distcc), the name it is run
+    /// by: such a wrapper picks the real compiler from `argv[0]`.
+    dispatch_name: Option<String>,
 }
 
 impl FileKey {
@@ -192,6 +195,7 @@ impl FileKey {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            dispatch_name: None,
         }
     }
 }
@@ -531,7 +535,19 @@ fn scan(search_path: &OsStr) -> Scan {
                     } {
                         continue;
                     }
-                    let key = FileKey::of(&meta);
+                    let canonical_path =
+                        std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                    // Symlinks to one compiler binary are one compiler; symlinks to a wrapper
+                    // that dispatches on its name (/usr/lib/ccache/gcc-12 -> ../../bin/ccache)
+                    // are as many compilers as names.
+                    let wrapper = canonical_path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_none_or(|n| classify_name(n).is_none());
+                    let mut key = FileKey::of(&meta);
+                    if wrapper {
+                        key.dispatch_name = Some(entry.name.clone());
+                    }
                     let ino_key = FileKey {
                         size: 0,
                         mtime: 0,
@@ -544,8 +560,7 @@ fn scan(search_path: &OsStr) -> Scan {
                             by_key.insert(ino_key, groups.len());
                             groups.push(Group {
                                 key: Some(key),
-                                canonical_path: std::fs::canonicalize(&path)
-                                    .unwrap_or_else(|_| path.clone()),
+                                canonical_path,
                                 run_path: path,
                                 entries: vec![entry],
                             });

@@ -291,6 +291,29 @@ fn hard_links_are_one_compiler_too() {
 }
 
 #[test]
+fn a_wrapper_that_dispatches_on_its_name_is_one_compiler_per_name() {
+    // Like /usr/lib/ccache/gcc-11 -> /usr/bin/ccache: the wrapper runs the compiler its name says.
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "wrapper",
+        "v=${0##*-}; case \"$*\" in *-dM*) printf '#define __GNUC__ %s\\n#define __GNUC_MINOR__ 0\\n#define __GNUC_PATCHLEVEL__ 0\\n' $v;; -dumpmachine) echo x86_64-linux-gnu;; esac",
+    );
+    link(dir.path(), "gcc-90", &dir.path().join("wrapper"));
+    link(dir.path(), "gcc-91", &dir.path().join("wrapper"));
+    for _ in 0..2 {
+        // The second round comes from the cache, which must keep the two apart as well.
+        let found = discover(dir.path().as_os_str());
+        let versions: Vec<String> = found
+            .compilers
+            .iter()
+            .map(|c| format!("{} {}", c.command, c.version))
+            .collect();
+        assert_eq!(versions, ["gcc-91 91.0.0", "gcc-90 90.0.0"]);
+    }
+}
+
+#[test]
 fn select_by_requirement() {
     let fx = fixture();
     let found = discover(&fx.path);
