@@ -139,7 +139,13 @@ fn print_table(title: &str, rows: &[Row], show: bool) {
         line(text);
         if show && let Some(asm) = &row.asm {
             for l in function_lines(asm) {
-                println!("      {l}");
+                let l = l.trim().replace('\t', " ");
+                let code = l.split('#').next().unwrap_or("").trim();
+                if code.is_empty() || code.ends_with(':') {
+                    println!("      {l}");
+                } else {
+                    println!("          {l}");
+                }
             }
         }
     }
