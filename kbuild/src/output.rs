@@ -255,14 +255,35 @@ pub(crate) struct ReaderContext {
     pub on_line: Option<LineCallback>,
     pub capture_stdout: bool,
     pub span: tracing::Span,
+    /// The spawning thread's subscriber, so events from the reader threads reach it even when
+    /// it was set per thread (`tracing::subscriber::with_default`).
+    pub dispatch: tracing::Dispatch,
 }
 
 /// Read `pipe` to its end, line by line, dispatching each line. Runs on its own thread.
-pub(crate) fn read_lines(pipe: impl Read, stream: Stream, ctx: &ReaderContext) -> Collected {
-    let _entered = ctx.span.enter();
+///
+/// What is kept for the report goes into `collected` line by line, so that a reader abandoned
+/// while a stray process holds its pipe has still delivered everything read so far.
+pub(crate) fn read_lines(
+    pipe: impl Read,
+    stream: Stream,
+    ctx: &ReaderContext,
+    collected: &Mutex<Collected>,
+) {
+    tracing::dispatcher::with_default(&ctx.dispatch, || {
+        let _entered = ctx.span.enter();
+        read_lines_in_span(pipe, stream, ctx, collected);
+    });
+}
+
+fn read_lines_in_span(
+    pipe: impl Read,
+    stream: Stream,
+    ctx: &ReaderContext,
+    collected: &Mutex<Collected>,
+) {
     let mut reader = BufReader::with_capacity(64 * 1024, pipe);
     let mut buf = Vec::with_capacity(512);
-    let mut collected = Collected::default();
     let capture = ctx.capture_stdout && stream == Stream::Stdout;
     loop {
         buf.clear();
@@ -306,9 +327,11 @@ pub(crate) fn read_lines(pipe: impl Read, stream: Stream, ctx: &ReaderContext) -
                 text: &text,
             });
         }
-        collected.push(&text, kind, capture);
+        match collected.lock() {
+            Ok(mut c) => c.push(&text, kind, capture),
+            Err(poisoned) => poisoned.into_inner().push(&text, kind, capture),
+        }
     }
-    collected
 }
 
 #[cfg(test)]

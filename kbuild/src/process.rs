@@ -19,7 +19,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -91,7 +90,7 @@ pub(crate) struct Running {
     child: Option<Child>,
     pgid: Pid,
     exited: Receiver<()>,
-    readers: Vec<JoinHandle<Collected>>,
+    collectors: Vec<(Stream, Arc<Mutex<Collected>>)>,
     readers_done: Receiver<()>,
     log: Option<SharedLog>,
     log_file: Option<PathBuf>,
@@ -165,9 +164,10 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
         on_line: spec.on_line.clone(),
         capture_stdout: spec.capture_stdout,
         span: spec.span.clone(),
+        dispatch: tracing::dispatcher::get_default(|d| d.clone()),
     });
     let (done_tx, readers_done) = mpsc::channel();
-    let mut readers = Vec::with_capacity(2);
+    let mut collectors = Vec::with_capacity(2);
     let pipes: [(Option<Box<dyn io::Read + Send>>, Stream); 2] = [
         (
             child
@@ -188,15 +188,18 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
         let Some(pipe) = pipe else { continue };
         let ctx = Arc::clone(&ctx);
         let done_tx = done_tx.clone();
-        let handle = std::thread::Builder::new()
+        let sink = Arc::new(Mutex::new(Collected::default()));
+        collectors.push((stream, Arc::clone(&sink)));
+        // Detached: the collection comes back over the channel, so a pipe held open by a
+        // process that escaped the group cannot block the caller.
+        let spawned = std::thread::Builder::new()
             .name(format!("kbuild-{stream:?}").to_lowercase())
             .spawn(move || {
-                let collected = output::read_lines(pipe, stream, &ctx);
+                output::read_lines(pipe, stream, &ctx, &sink);
                 let _ = done_tx.send(());
-                collected
             });
-        match handle {
-            Ok(handle) => readers.push(handle),
+        match spawned {
+            Ok(_) => {}
             Err(err) => {
                 kill_group(pgid, Signal::SIGKILL);
                 let _ = child.wait();
@@ -228,7 +231,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
         child: Some(child),
         pgid,
         exited,
-        readers,
+        collectors,
         readers_done,
         log,
         log_file: spec.log_file,
@@ -354,30 +357,46 @@ impl Running {
     }
 
     /// Wait for both readers; if a straggler holds a pipe past the grace period, SIGKILL the
-    /// group (the child is still an unreaped zombie, so the id is safe to signal).
+    /// group (the child is still an unreaped zombie, so the id is safe to signal). A pipe still
+    /// held after that belongs to a process that left the group (`setsid`): its reader is
+    /// abandoned rather than waited for.
     fn join_readers(&mut self) -> Collected {
-        let deadline = Instant::now() + self.kill_grace;
+        let mut deadline = Instant::now() + self.kill_grace;
+        let mut killed = false;
         let mut done = 0;
-        while done < self.readers.len() {
+        while done < self.collectors.len() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.readers_done.recv_timeout(left) {
                 Ok(()) => done += 1,
-                Err(RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout) if !killed => {
                     tracing::warn!("processes left behind still hold the output: killing them");
                     kill_group(self.pgid, Signal::SIGKILL);
+                    killed = true;
+                    deadline = Instant::now() + self.kill_grace;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    tracing::warn!(
+                        "a process outside make's process group still holds its output; not waiting for it"
+                    );
                     break;
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    tracing::warn!(
+                        "an output reader ended abnormally (did the line callback panic?)"
+                    );
+                    break;
+                }
             }
         }
-        let mut merged = Collected::default();
-        for reader in self.readers.drain(..) {
-            match reader.join() {
-                Ok(collected) => merged = merged.merge(collected),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        merged
+        self.collectors
+            .sort_by_key(|(stream, _)| *stream == Stream::Stderr);
+        self.collectors
+            .drain(..)
+            .map(|(_, sink)| match sink.lock() {
+                Ok(mut c) => std::mem::take(&mut *c),
+                Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+            })
+            .fold(Collected::default(), Collected::merge)
     }
 }
 
