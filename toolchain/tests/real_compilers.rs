@@ -269,6 +269,58 @@ fn raising_the_interrupt_flag_stops_discovery_and_kills_the_compilers() {
 }
 
 #[test]
+fn a_name_shadowed_by_an_earlier_directory_is_not_used_as_the_command() {
+    let fx = fixture();
+    let (early, late) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    link(early.path(), "gcc", &fx.gcc11);
+    link(late.path(), "gcc", &fx.clang);
+    link(late.path(), "gcc-12", &fx.gcc12);
+    let found = discover(&search_path(&[early.path(), late.path()]));
+    assert_eq!(found.compilers.len(), 3, "{:#?}", found.compilers);
+    // `gcc` runs gcc-11 here, like a shell would.
+    assert_eq!(
+        found.by_name("gcc").unwrap().version.to_string(),
+        tool_says(&fx.gcc11, "-dumpfullversion")
+    );
+    // clang is reachable only through a shadowed name: its command is its full path.
+    let clang = found
+        .compilers
+        .iter()
+        .find(|c| c.family == Family::Clang)
+        .unwrap();
+    assert!(clang.names.is_empty());
+    assert_eq!(clang.command, late.path().join("gcc").display().to_string());
+    assert_eq!(
+        clang.make_vars(),
+        [("CC".to_string(), clang.command.clone())]
+    );
+}
+
+#[test]
+fn a_gcc_3_4_without_dumpfullversion_is_identified_and_selected_for_qemu() {
+    // Debian etch's gcc-3.4 as the KVM HOWTO installed it: it knows -dM -E and -dumpmachine,
+    // but not -dumpfullversion (GCC 7+), and its --version text is the distribution's.
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "gcc-3.4",
+        "case \"$*\" in\n         *-dM*) printf '#define __GNUC__ 3\\n#define __GNUC_MINOR__ 4\\n#define __GNUC_PATCHLEVEL__ 6\\n#define __i386__ 1\\n';;\n         -dumpmachine) echo i486-linux-gnu;;\n         --version) echo 'gcc-3.4 (GCC) 3.4.6 (Debian 3.4.6-5)';;\n         *) echo \"gcc-3.4: unrecognized option '$1'\" >&2; exit 1;;\n         esac",
+    );
+    let fx = fixture();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&fx.path).collect();
+    let found = discover(&search_path(&[dir.path(), &dirs[0]]));
+    let qemu_cc = found.select(&"gcc >=3.2, <4".parse().unwrap()).unwrap();
+    assert_eq!(qemu_cc.command, "gcc-3.4");
+    assert_eq!(qemu_cc.version.to_string(), "3.4.6");
+    assert_eq!(qemu_cc.target, "i486-linux-gnu");
+    assert_eq!(qemu_cc.configure_arg("--qemu-cc"), "--qemu-cc=gcc-3.4");
+    assert_eq!(
+        Toolchain::for_compiler(qemu_cc).configure_args("--qemu-cc="),
+        ["--qemu-cc=gcc-3.4"]
+    );
+}
+
+#[test]
 fn hard_links_are_one_compiler_too() {
     let dir = tempfile::tempdir().unwrap();
     script(
