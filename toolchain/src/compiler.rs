@@ -51,6 +51,7 @@ pub struct Compiler {
 impl Compiler {
     /// Identify one program, looked up on the current `PATH` when it has no `/` (`"gcc-11"`,
     /// `"/opt/gcc-3.4/bin/gcc"`). See [`Compiler::identify_in`] for an explicit search path.
+    /// Uses the same process-wide identity cache as [`crate::Discovery`].
     pub fn identify(program: &str) -> Result<Compiler, identify::Error> {
         Compiler::identify_in(program, std::env::var_os("PATH").as_deref())
     }
@@ -61,7 +62,7 @@ impl Compiler {
         search_path: Option<&std::ffi::OsStr>,
     ) -> Result<Compiler, identify::Error> {
         let path = identify::resolve_program(program, search_path)?;
-        let identity = identify::identify(&path, DEFAULT_TIMEOUT, None)?;
+        let identity = crate::discover::identify_cached(&path, DEFAULT_TIMEOUT)?;
         let canonical_path = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         let name = path
             .file_name()

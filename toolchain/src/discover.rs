@@ -205,6 +205,44 @@ fn cache() -> &'static Mutex<HashMap<FileKey, Identity>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Whether the binary a name leads to is a wrapper that dispatches on `argv[0]` (ccache,
+/// distcc): its own file name is not a compiler's.
+fn is_wrapper(canonical_path: &Path) -> bool {
+    canonical_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_none_or(|n| classify_name(n).is_none())
+}
+
+fn file_key(name: &str, meta: &std::fs::Metadata, canonical_path: &Path) -> FileKey {
+    let mut key = FileKey::of(meta);
+    if is_wrapper(canonical_path) {
+        key.dispatch_name = Some(name.to_string());
+    }
+    key
+}
+
+/// Identify one program through the process-wide cache.
+pub(crate) fn identify_cached(path: &Path, timeout: Duration) -> Result<Identity, identify::Error> {
+    let key = std::fs::metadata(path).ok().map(|meta| {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        file_key(name, &meta, &canonical)
+    });
+    if let Some(key) = &key
+        && let Some(hit) = cache().lock().ok().and_then(|c| c.get(key).cloned())
+    {
+        return Ok(hit);
+    }
+    let identity = identify::identify(path, timeout, None)?;
+    if let Some(key) = key
+        && let Ok(mut c) = cache().lock()
+    {
+        c.insert(key, identity.clone());
+    }
+    Ok(identity)
+}
+
 /// Finds and identifies the C compilers on a search path: a builder, like `cc::Build`.
 ///
 /// Every directory of the search path is listed once; files named like a compiler driver
@@ -540,14 +578,7 @@ fn scan(search_path: &OsStr) -> Scan {
                     // Symlinks to one compiler binary are one compiler; symlinks to a wrapper
                     // that dispatches on its name (/usr/lib/ccache/gcc-12 -> ../../bin/ccache)
                     // are as many compilers as names.
-                    let wrapper = canonical_path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_none_or(|n| classify_name(n).is_none());
-                    let mut key = FileKey::of(&meta);
-                    if wrapper {
-                        key.dispatch_name = Some(entry.name.clone());
-                    }
+                    let key = file_key(&entry.name, &meta, &canonical_path);
                     let ino_key = FileKey {
                         size: 0,
                         mtime: 0,
