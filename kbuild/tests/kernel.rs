@@ -1,0 +1,256 @@
+//! `KernelTree` against fake kernel trees (a top Makefile with VERSION/PATCHLEVEL and the
+//! targets the helpers use), with real make.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::makefile;
+use kforge_kbuild::{KernelTree, Reproducible, ResolveStrategy};
+
+/// A fake tree of the given version whose config targets say what ran; `oldconfig` asks two
+/// questions and fails on a closed stdin, like a real prompt would be stuck.
+fn fake_tree(dir: &Path, version: u32, patchlevel: u32, sublevel: u32) {
+    makefile(
+        dir,
+        &format!(
+            "VERSION = {version}
+PATCHLEVEL = {patchlevel}
+SUBLEVEL = {sublevel}
+EXTRAVERSION =
+NAME = Fake
+
+olddefconfig oldnoconfig:
+    @echo 'ran $@ in $(O)'
+oldconfig:
+    @printf 'New option A (A) [N/y] (NEW) '; read a || exit 9; printf 'New option B (B) [Y/n] (NEW) '; read b || exit 9; echo \"ran oldconfig answers [$$a][$$b]\"
+modules_prepare:
+    @echo 'ran modules_prepare'
+kernelrelease:
+    @echo '#'; echo '# configuration written to .config'; echo '#'; echo '{version}.{patchlevel}.{sublevel}-fake'
+kernelversion:
+    @echo '{version}.{patchlevel}.{sublevel}'
+modules:
+    @echo 'modules M=$(M)'
+show:
+    @echo \"kcflags=$(KCFLAGS)\"; echo \"user=$$KBUILD_BUILD_USER host=$$KBUILD_BUILD_HOST ts=$$KBUILD_BUILD_TIMESTAMP v=$$KBUILD_BUILD_VERSION\""
+        ),
+    );
+}
+
+#[test]
+fn config_resolution_follows_the_kernel_era() {
+    let cases = [
+        (
+            (6, 1, 192),
+            ResolveStrategy::Olddefconfig,
+            "ran olddefconfig in ",
+        ),
+        (
+            (3, 7, 0),
+            ResolveStrategy::Olddefconfig,
+            "ran olddefconfig in ",
+        ),
+        (
+            (3, 6, 11),
+            ResolveStrategy::Oldnoconfig,
+            "ran oldnoconfig in ",
+        ),
+        (
+            (2, 6, 36),
+            ResolveStrategy::Oldnoconfig,
+            "ran oldnoconfig in ",
+        ),
+        (
+            (2, 6, 35),
+            ResolveStrategy::OldconfigWithDefaults,
+            "New option A (A) [N/y] (NEW) New option B (B) [Y/n] (NEW) ran oldconfig answers [][]",
+        ),
+        (
+            (2, 6, 18),
+            ResolveStrategy::OldconfigWithDefaults,
+            "New option A (A) [N/y] (NEW) New option B (B) [Y/n] (NEW) ran oldconfig answers [][]",
+        ),
+    ];
+    for ((v, p, s), strategy, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        fake_tree(dir.path(), v, p, s);
+        let out = dir.path().join("build");
+        let mut tree = KernelTree::new(dir.path());
+        tree.build_dir(&out).log_dir(dir.path().join("logs"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        tree.on_line(move |l| sink.lock().unwrap().push(l.text.to_owned()));
+        let resolved = tree.olddefconfig().unwrap();
+        assert_eq!(resolved.strategy, strategy, "{v}.{p}.{s}");
+        assert_eq!(resolved.kernel.to_string(), format!("{v}.{p}.{s}"));
+        let lines = lines.lock().unwrap();
+        assert!(
+            lines[0].starts_with(expected),
+            "{v}.{p}.{s}: {lines:?} does not start with {expected:?}"
+        );
+        if strategy != ResolveStrategy::OldconfigWithDefaults {
+            assert_eq!(lines[0], format!("{expected}{}", out.display()));
+        }
+        let log = dir.path().join(format!("logs/{}.log", strategy.target()));
+        assert!(log.is_file(), "{}", log.display());
+        assert_eq!(resolved.outcome.log_file.as_deref(), Some(log.as_path()));
+        let json = serde_json::to_value(&resolved).unwrap();
+        assert_eq!(json["strategy"], serde_json::to_value(strategy).unwrap());
+    }
+}
+
+#[test]
+fn not_a_kernel_tree_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    makefile(dir.path(), "all:\n    @true");
+    let err = KernelTree::new(dir.path()).olddefconfig().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("Makefile: no `VERSION = <number>` line"),
+        "{text}"
+    );
+    let err = KernelTree::new(dir.path().join("nope"))
+        .olddefconfig()
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "{err}");
+}
+
+#[test]
+fn prepare_uses_modules_prepare_or_the_old_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    let prepared = KernelTree::new(dir.path())
+        .build_dir(dir.path().join("o"))
+        .prepare_for_external_modules()
+        .unwrap();
+    assert_eq!(prepared.targets, ["modules_prepare"]);
+    assert_eq!(prepared.outcome.lines, 1);
+
+    let old = tempfile::tempdir().unwrap();
+    makefile(
+        old.path(),
+        "VERSION = 2
+PATCHLEVEL = 6
+SUBLEVEL = 22
+prepare scripts:
+    @echo $@ >> ran",
+    );
+    let prepared = KernelTree::new(old.path())
+        .prepare_for_external_modules()
+        .unwrap();
+    assert_eq!(prepared.targets, ["prepare", "scripts"]);
+    assert_eq!(
+        std::fs::read_to_string(old.path().join("ran")).unwrap(),
+        "prepare\nscripts\n"
+    );
+}
+
+#[test]
+fn kernelrelease_takes_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 192);
+    let mut tree = KernelTree::new(dir.path());
+    tree.build_dir(dir.path().join("o"));
+    assert_eq!(tree.kernelrelease().unwrap(), "6.1.192-fake");
+    assert_eq!(tree.kernelversion().unwrap(), "6.1.192");
+}
+
+#[test]
+fn external_module_passes_m() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    let module = dir.path().join("mymod");
+    std::fs::create_dir(&module).unwrap();
+    let mut tree = KernelTree::new(dir.path());
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&seen);
+    tree.on_line(move |l| *sink.lock().unwrap() = l.text.to_owned());
+    tree.external_module(&module).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        format!("modules M={}", module.display())
+    );
+}
+
+#[test]
+fn reproducible_mode_fixes_identity_and_maps_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    let out = dir.path().join("o");
+    let mut tree = KernelTree::new(dir.path());
+    tree.build_dir(&out)
+        .var("KCFLAGS", "-O2")
+        .reproducible(Reproducible::default());
+    let mut make = tree.make(["show"]);
+    let outcome = make.capture_stdout(true).run().unwrap();
+    let src = dir.path().display();
+    let out = out.display();
+    assert_eq!(
+        outcome.stdout[0],
+        format!(
+            "kcflags=-O2 -ffile-prefix-map={src}=. -ffile-prefix-map={src}/= -ffile-prefix-map={out}=. -ffile-prefix-map={out}/="
+        )
+    );
+    assert_eq!(
+        outcome.stdout[1],
+        "user=kforge host=kforge ts=Thu Jan  1 00:00:00 UTC 1970 v=1"
+    );
+}
+
+#[test]
+fn install_config_is_atomic_and_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let mut tree = KernelTree::new(dir.path());
+    tree.build_dir(&out);
+    let first = dir.path().join("first.config");
+    let second = dir.path().join("second.config");
+    std::fs::write(&first, "CONFIG_A=y\n").unwrap();
+    std::fs::write(&second, "# CONFIG_A is not set\nCONFIG_B=m\n").unwrap();
+    let dest = tree.install_config(&first).unwrap();
+    assert_eq!(dest, out.join(".config"));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "CONFIG_A=y\n");
+    tree.install_config(&second).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join(".config.old")).unwrap(),
+        "CONFIG_A=y\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "# CONFIG_A is not set\nCONFIG_B=m\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "no temp file left: {names:?}");
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let err = tree.install_config(&junk).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not look like a kernel .config")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "# CONFIG_A is not set\nCONFIG_B=m\n"
+    );
+}
+
+#[test]
+fn a_failing_step_keeps_the_make_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    let err = KernelTree::new(dir.path())
+        .config_target("no_such_config")
+        .unwrap_err();
+    let kforge_kbuild::kernel::Error::Make(make_err) = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        make_err.failure().unwrap().make_errors[0].contains("No rule to make target"),
+        "{err}"
+    );
+}
