@@ -136,6 +136,15 @@ fn main() {
             .output()
             .expect("run gcc --version")
     });
+    let programs: Vec<PathBuf> = probe.compilers.iter().map(|c| c.path.clone()).collect();
+    let (each_med, each_min) = time(runs, || {
+        for p in &programs {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .expect("run --version");
+        }
+    });
     let (cold_med, cold_min) = time(runs, || {
         discovery.clone().cache(false).run().expect("discover")
     });
@@ -155,6 +164,12 @@ fn main() {
         "  gcc --version (once)                 {:>10} ({})   1.00x",
         ms(gcc_med),
         ms(gcc_min)
+    );
+    println!(
+        "  --version of each found compiler     {:>10} ({})   {:.2}x",
+        ms(each_med),
+        ms(each_min),
+        ratio(each_med)
     );
     println!(
         "  discover(), uncached, thread pool    {:>10} ({})   {:.2}x",
