@@ -30,7 +30,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossReason {
-    /// `=m` requested, but `MODULES` is not `=y` in the final file: nothing can be a module.
+    /// `=m` requested, but the final file has `MODULES` off: nothing can be a module (Kconfig
+    /// turns the request into `=y` or drops the symbol).
     ModulesDisabled,
     /// The symbol is absent from the final file: a dependency is not met (the symbol is
     /// invisible), or the symbol does not exist in this kernel version.
@@ -52,11 +53,9 @@ pub enum LossReason {
 }
 
 impl LossReason {
-    fn classify(requested: &Value, landed: Option<&Value>, modules_on: bool) -> LossReason {
+    fn classify(requested: &Value, landed: Option<&Value>, modules_off: bool) -> LossReason {
         match (requested, landed) {
-            (Value::Module, l) if !modules_on && l != Some(&Value::Yes) => {
-                LossReason::ModulesDisabled
-            }
+            (Value::Module, _) if modules_off => LossReason::ModulesDisabled,
             (_, None) => LossReason::Absent,
             (Value::No, Some(_)) => LossReason::StillEnabled,
             (_, Some(Value::No)) => LossReason::NotSet,
@@ -70,8 +69,8 @@ impl LossReason {
     pub fn explanation(&self, prefix: &str) -> String {
         match self {
             LossReason::ModulesDisabled => format!(
-                "{prefix}MODULES is not enabled in the final .config, so no option can be built as a module; \
-                 request {prefix}MODULES=y as well, or ask for =y"
+                "{prefix}MODULES is not enabled in the final .config, so nothing can be a module \
+                 (Kconfig builds a tristate in (=y) or leaves it out); request {prefix}MODULES=y as well"
             ),
             LossReason::Absent => {
                 "symbol absent from final .config (a dependency is not met, or the symbol \
@@ -120,6 +119,9 @@ pub struct Lost {
     /// Where the kernel defines the symbol and its `depends on` lines, when a Kconfig index was
     /// given ([`Verification::explain_with`]).
     pub definition: Option<SymbolDefinition>,
+    /// Every symbol named in those `depends on` lines, with its value in the final `.config`
+    /// (`None`: absent), so the unmet one stands out.
+    pub dependencies: Vec<(String, Option<Value>)>,
 }
 
 /// How an unrequested symbol differs between the base and the final `.config`.
@@ -147,6 +149,9 @@ pub struct UnrequestedChange {
     pub landed: Option<Value>,
     /// The kind of change.
     pub kind: ChangeKind,
+    /// Whether the kernel's Kconfig files define the symbol (`None`: not checked; see
+    /// [`Verification::explain_with`]).
+    pub defined_in_kernel: Option<bool>,
 }
 
 /// The result of [`verify`]: every requested value that did not land, and (with a base) every
@@ -204,7 +209,10 @@ pub fn verify_with_base(
 
 fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) -> Verification {
     let _span = tracing::debug_span!("verify", requested = requested.len()).entered();
-    let modules_on = final_config.get("MODULES") == Some(&Value::Yes);
+    // Only a file that mentions MODULES (every kernel .config does) says modules are off.
+    let modules_off = final_config
+        .get("MODULES")
+        .is_some_and(|v| *v != Value::Yes);
     let mut lost = Vec::new();
     for request in requested.iter() {
         let landed = final_config.get(&request.symbol);
@@ -216,8 +224,9 @@ fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) ->
             requested: request.value.clone(),
             landed: landed.cloned(),
             source: request.source.clone(),
-            reason: LossReason::classify(&request.value, landed, modules_on),
+            reason: LossReason::classify(&request.value, landed, modules_off),
             definition: None,
+            dependencies: Vec::new(),
         });
     }
     let mut unrequested = Vec::new();
@@ -246,6 +255,7 @@ fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) ->
                 base: base.get(name).cloned(),
                 landed: final_config.get(name).cloned(),
                 kind,
+                defined_in_kernel: None,
             });
         }
     }
@@ -275,6 +285,12 @@ impl Verification {
     /// Apply a mode: in [`Mode::Strict`] any lost value is an error carrying the report; in
     /// [`Mode::Warn`] each lost value becomes a `tracing` warning and the report is returned.
     pub fn enforce(self, mode: Mode) -> Result<Verification, VerifyError> {
+        if mode == Mode::Strict {
+            if self.lost.is_empty() {
+                return Ok(self);
+            }
+            return Err(VerifyError(Box::new(self)));
+        }
         for lost in &self.lost {
             tracing::warn!(
                 symbol = %format!("{}{}", self.prefix, lost.symbol),
@@ -284,20 +300,34 @@ impl Verification {
                 "value requested in a fragment is not in the final .config"
             );
         }
-        match mode {
-            Mode::Strict if !self.lost.is_empty() => Err(VerifyError(Box::new(self))),
-            _ => Ok(self),
-        }
+        Ok(self)
     }
 
     /// Refine the report with the kernel's Kconfig files: an absent symbol that no Kconfig
     /// defines becomes [`LossReason::UnknownSymbol`]; every lost symbol that is defined gets its
-    /// definition and `depends on` lines.
-    pub fn explain_with(&mut self, index: &KconfigIndex) {
+    /// definition, its `depends on` lines, and the final value of each symbol they name.
+    pub fn explain_with(&mut self, index: &KconfigIndex, final_config: &Config) {
+        for change in &mut self.unrequested {
+            change.defined_in_kernel = Some(index.get(&change.symbol).is_some());
+        }
         for lost in &mut self.lost {
             lost.definition = index.get(&lost.symbol).cloned();
-            if lost.definition.is_none() && lost.reason == LossReason::Absent {
-                lost.reason = LossReason::UnknownSymbol;
+            lost.dependencies.clear();
+            match &lost.definition {
+                None if lost.reason == LossReason::Absent => {
+                    lost.reason = LossReason::UnknownSymbol
+                }
+                None => {}
+                Some(def) => {
+                    for expr in &def.depends_on {
+                        for name in expression_symbols(expr) {
+                            if !lost.dependencies.iter().any(|(n, _)| n == name) {
+                                lost.dependencies
+                                    .push((name.to_string(), final_config.get(name).cloned()));
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -306,6 +336,13 @@ impl Verification {
     pub fn unrequested_of(&self, kind: ChangeKind) -> impl Iterator<Item = &UnrequestedChange> {
         self.unrequested.iter().filter(move |c| c.kind == kind)
     }
+}
+
+/// The symbol names in a Kconfig expression such as `KVM && (X86_64 || COMPILE_TEST) && m`.
+fn expression_symbols(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|t| !t.is_empty() && !matches!(*t, "y" | "m" | "n" | "if" | "on"))
+        .filter(|t| !t.bytes().all(|b| b.is_ascii_digit()))
 }
 
 struct DisplayLanded<'a>(Option<&'a Value>);
@@ -379,7 +416,27 @@ impl fmt::Display for Verification {
                         def.line
                     )?;
                     for dep in &def.depends_on {
-                        writeln!(f, "  {:<width$}    depends on {dep}", "")?;
+                        match dep.strip_prefix("if ") {
+                            Some(cond) => writeln!(f, "  {:<width$}    inside `if {cond}`", "")?,
+                            None => writeln!(f, "  {:<width$}    depends on {dep}", "")?,
+                        }
+                    }
+                    if !lost.dependencies.is_empty() {
+                        let values: Vec<String> = lost
+                            .dependencies
+                            .iter()
+                            .map(|(n, v)| match v {
+                                Some(Value::No) => format!("{p}{n} is not set"),
+                                Some(v) => format!("{p}{n}{v}"),
+                                None => format!("{p}{n} absent"),
+                            })
+                            .collect();
+                        writeln!(
+                            f,
+                            "  {:<width$}    in the final .config: {}",
+                            "",
+                            values.join(", ")
+                        )?;
                     }
                 }
             }
@@ -436,11 +493,25 @@ impl fmt::Display for Verification {
                     "added (new defaults or selected by another option)",
                 ),
             ] {
-                let items: Vec<_> = self.unrequested_of(kind).collect();
+                let mut items: Vec<_> = self.unrequested_of(kind).collect();
+                // Symbols this kernel defines first: their change has a cause worth reading.
+                items.sort_by_key(|c| c.defined_in_kernel == Some(false));
                 if items.is_empty() {
                     continue;
                 }
-                writeln!(f, "  {title}: {}", items.len())?;
+                let undefined = items
+                    .iter()
+                    .filter(|c| c.defined_in_kernel == Some(false))
+                    .count();
+                if undefined > 0 {
+                    writeln!(
+                        f,
+                        "  {title}: {} ({undefined} of them not defined by this kernel's Kconfig)",
+                        items.len()
+                    )?;
+                } else {
+                    writeln!(f, "  {title}: {}", items.len())?;
+                }
                 let shown = if f.alternate() {
                     items.len()
                 } else {
@@ -449,10 +520,15 @@ impl fmt::Display for Verification {
                 for change in items.iter().take(shown) {
                     writeln!(
                         f,
-                        "    {p}{}: {} -> {}",
+                        "    {p}{}: {} -> {}{}",
                         change.symbol,
                         DisplayLanded(change.base.as_ref()),
-                        DisplayLanded(change.landed.as_ref())
+                        DisplayLanded(change.landed.as_ref()),
+                        if change.defined_in_kernel == Some(false) {
+                            "  (not in this kernel)"
+                        } else {
+                            ""
+                        }
                     )?;
                 }
                 if items.len() > shown {
@@ -527,14 +603,60 @@ mod tests {
         let fin = Config::parse("# CONFIG_MODULES is not set\nCONFIG_KVM=y\n").unwrap();
         let v = verify(&req, &fin);
         assert_eq!(v.lost.len(), 2);
-        assert_eq!(v.lost[0].reason, LossReason::BuiltinInsteadOfModule);
+        // Kconfig builds a tristate in when modules are off: the cause is MODULES, not a select.
+        assert_eq!(v.lost[0].reason, LossReason::ModulesDisabled);
+        assert_eq!(v.lost[0].landed, Some(Value::Yes));
         assert_eq!(v.lost[1].reason, LossReason::ModulesDisabled);
+        assert_eq!(v.lost[1].landed, None);
         let text = v.to_string();
         assert!(
             text.contains("CONFIG_MODULES is not enabled in the final .config"),
             "{text}"
         );
-        assert!(text.contains("note: 1 value asked for =m"), "{text}");
+        assert!(text.contains("note: 2 values asked for =m"), "{text}");
+        // A file without MODULES at all (Buildroot) says nothing about modules.
+        let fin = Config::parse("CONFIG_KVM=y\n").unwrap();
+        assert_eq!(
+            verify(&req, &fin).lost[0].reason,
+            LossReason::BuiltinInsteadOfModule
+        );
+    }
+
+    #[test]
+    fn kconfig_index_names_definition_and_dependency_values() {
+        let req = requested("CONFIG_KVM_INTEL=y\nCONFIG_GONE=y\n");
+        let fin = Config::parse("CONFIG_MODULES=y\n# CONFIG_KVM is not set\n").unwrap();
+        let mut index = KconfigIndex::default();
+        index.add_file(
+            std::path::Path::new("arch/x86/kvm/Kconfig"),
+            "if VIRTUALIZATION\nconfig KVM_INTEL\n\ttristate \"KVM for Intel\"\n\tdepends on KVM && IA32_FEAT_CTL\nendif\n",
+        );
+        let mut v = verify(&req, &fin);
+        v.explain_with(&index, &fin);
+        assert_eq!(v.lost[0].reason, LossReason::Absent);
+        assert_eq!(
+            v.lost[0].dependencies,
+            vec![
+                ("VIRTUALIZATION".to_string(), None),
+                ("KVM".to_string(), Some(Value::No)),
+                ("IA32_FEAT_CTL".to_string(), None)
+            ]
+        );
+        assert_eq!(v.lost[1].reason, LossReason::UnknownSymbol);
+        let text = v.to_string();
+        assert!(text.contains("defined at arch/x86/kvm/Kconfig:2"), "{text}");
+        assert!(text.contains("inside `if VIRTUALIZATION`"), "{text}");
+        assert!(text.contains("depends on KVM && IA32_FEAT_CTL"), "{text}");
+        assert!(
+            text.contains(
+                "in the final .config: CONFIG_VIRTUALIZATION absent, CONFIG_KVM is not set, CONFIG_IA32_FEAT_CTL absent"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("no Kconfig file of this kernel defines it"),
+            "{text}"
+        );
     }
 
     #[test]
