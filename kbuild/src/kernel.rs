@@ -586,7 +586,7 @@ impl KernelTree {
             .map_err(|source| Error::ReadMakefile { path, source })?;
         let has_modules_prepare = makefile
             .lines()
-            .any(|l| l.starts_with("modules_prepare:") || l.starts_with("modules_prepare :"));
+            .any(|l| defines_target(l, "modules_prepare"));
         let targets: Vec<String> = if has_modules_prepare {
             vec!["modules_prepare".into()]
         } else {
@@ -631,6 +631,18 @@ impl KernelTree {
             .map(str::to_owned)
             .ok_or(Error::NoRelease { target })
     }
+}
+
+/// Whether a Makefile line is a rule for `target` (`a b target: deps`, not a recipe line,
+/// not a `:=` assignment).
+fn defines_target(line: &str, target: &str) -> bool {
+    if line.starts_with('\t') || line.trim_start().starts_with('#') {
+        return false;
+    }
+    let Some((targets, rest)) = line.split_once(':') else {
+        return false;
+    };
+    !rest.starts_with('=') && targets.split_whitespace().any(|t| t == target)
 }
 
 /// The last non-empty stdout line that is not make's directory chatter.
@@ -684,6 +696,28 @@ mod tests {
             v(2, 4, 37).resolve_strategy(),
             ResolveStrategy::OldconfigWithDefaults
         );
+    }
+
+    #[test]
+    fn finds_rules_for_a_target() {
+        assert!(defines_target(
+            "modules_prepare: prepare",
+            "modules_prepare"
+        ));
+        assert!(defines_target(
+            "modules_prepare prepare scripts:",
+            "modules_prepare"
+        ));
+        assert!(!defines_target(
+            "PHONY += modules_prepare",
+            "modules_prepare"
+        ));
+        assert!(!defines_target("\tmodules_prepare: x", "modules_prepare"));
+        assert!(!defines_target("modules_prepare := 1", "modules_prepare"));
+        assert!(!defines_target(
+            "modules: modules_prepare",
+            "modules_prepare"
+        ));
     }
 
     #[test]

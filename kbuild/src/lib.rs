@@ -16,6 +16,8 @@
 //!   [`KernelTree::prepare_for_external_modules`], `M=` builds, `kernelrelease`, and a
 //!   [reproducible](KernelTree::reproducible) mode.
 //! - [`Configure`] runs an autotools-style `./configure` under the same supervision.
+//! - [`interrupt::flag_on_signals`] turns Ctrl-C into the interrupt flag for command-line
+//!   programs (make's own group does not receive the terminal's signals).
 //!
 //! Every process runs in its own process group. A timeout, the interrupt flag, or dropping a
 //! [`RunningMake`] stops the whole group (SIGTERM, then SIGKILL after a grace period), and
@@ -50,6 +52,7 @@
 
 pub mod configure;
 mod destructive;
+pub mod interrupt;
 pub mod kernel;
 pub mod make;
 mod outcome;

@@ -18,7 +18,7 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 pub enum Error {
     /// A destructive target was asked for without [`Make::allow_destructive`].
     #[error(
-        "refusing to run the destructive target `{target}` in {dir}: {reason}. If that is really wanted, opt in with Make::allow_destructive(true) (kforge: --allow-destructive)"
+        "refusing to run the destructive target `{target}` in {dir}: {reason}. If that is really wanted, opt in with Make::allow_destructive(true) (kforge kernel build: --allow-destructive)"
     )]
     Destructive {
         /// The target.

@@ -1,14 +1,282 @@
-//! `kforge kernel …` (in progress).
+//! `kforge kernel …`: the kernel's release string, preparing a build directory for external
+//! modules, and running any make targets under supervision (thin over `kforge-kbuild`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use kforge_kbuild::{
+    ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome, Reproducible,
+};
 
 use super::Output;
 
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Cmd {}
+pub enum Cmd {
+    /// Print the release string of a configured tree (`make -s kernelrelease`, last line).
+    Release(ReleaseArgs),
+    /// Install a .config (optional), resolve it without prompting (olddefconfig, oldnoconfig or
+    /// oldconfig with default answers, by kernel era) and prepare the build directory for
+    /// external modules (modules_prepare, or `prepare scripts` on old trees).
+    Prepare(PrepareArgs),
+    /// Run make targets in the tree under supervision (stdin closed, log file, whole process
+    /// group stopped on Ctrl-C or timeout, failures explained).
+    Build(BuildArgs),
+}
+
+/// Options shared by every subcommand: where the tree is and how make runs.
+#[derive(Debug, clap::Args)]
+pub struct TreeArgs {
+    /// The Linux source tree (the directory with the top Makefile).
+    src: PathBuf,
+    /// Out-of-tree build directory (O=); the source tree is left untouched.
+    #[arg(long, short = 'O', value_name = "O")]
+    build_dir: Option<PathBuf>,
+    /// ARCH= (e.g. x86_64, arm64).
+    #[arg(long)]
+    arch: Option<String>,
+    /// CROSS_COMPILE= prefix (e.g. aarch64-linux-gnu-).
+    #[arg(long, value_name = "PREFIX")]
+    cross_compile: Option<String>,
+    /// Extra make variable (repeatable), e.g. --var CC=gcc-12 --var LLVM=1.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// Parallel jobs (default: the available parallelism).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Directory for one log file per step (default: <build dir>/kforge-logs when there is a
+    /// build directory).
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// Stop a step (and every process it started) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+/// `kforge kernel release`.
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    tree: TreeArgs,
+}
+
+/// `kforge kernel prepare`.
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    #[command(flatten)]
+    tree: TreeArgs,
+    /// A .config to install into the build directory first (atomically; the previous one is
+    /// kept as .config.old).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// `kforge kernel build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    tree: TreeArgs,
+    /// Fixed KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION and -ffile-prefix-map for the source and
+    /// build directories, so two builds of the same inputs are identical.
+    #[arg(long)]
+    reproducible: bool,
+    /// Allow destructive targets (mrproper, distclean, Xen's world, kdelete, kclean, `clean`
+    /// in a source tree without O=).
+    #[arg(long)]
+    allow_destructive: bool,
+    /// Show full command lines (V=1).
+    #[arg(long)]
+    make_verbose: bool,
+    /// Targets (default: make's default target).
+    targets: Vec<String>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
+impl TreeArgs {
+    fn tree(&self, interrupt: Option<Arc<AtomicBool>>) -> KernelTree {
+        let mut tree = KernelTree::new(&self.src);
+        if let Some(out) = &self.build_dir {
+            tree.build_dir(out);
+        }
+        if let Some(arch) = &self.arch {
+            tree.arch(arch);
+        }
+        if let Some(prefix) = &self.cross_compile {
+            tree.cross_compile(prefix);
+        }
+        tree.vars(self.vars.iter().cloned());
+        if let Some(jobs) = self.jobs {
+            tree.jobs(jobs);
+        }
+        let log_dir = self
+            .log_dir
+            .clone()
+            .or_else(|| self.build_dir.as_ref().map(|o| o.join("kforge-logs")));
+        if let Some(dir) = log_dir {
+            tree.log_dir(dir);
+        }
+        if let Some(secs) = self.timeout {
+            tree.timeout(Duration::from_secs(secs));
+        }
+        if let Some(flag) = interrupt {
+            tree.interrupt(flag);
+        }
+        tree
+    }
+}
+
+/// Ctrl-C raises the interrupt flag so the whole make process group is stopped cleanly.
+fn interrupt_flag() -> Option<Arc<AtomicBool>> {
+    match kforge_kbuild::interrupt::flag_on_signals() {
+        Ok(flag) => Some(flag),
+        Err(err) => {
+            tracing::warn!(error = %err, "Ctrl-C will not stop make cleanly");
+            None
+        }
+    }
+}
 
 /// Run a subcommand.
-pub fn run(cmd: Cmd, _out: &Output) -> anyhow::Result<ExitCode> {
-    match cmd {}
+pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Release(args) => release(args, out),
+        Cmd::Prepare(args) => prepare(args, out),
+        Cmd::Build(args) => build(args, out),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ReleaseReport {
+    release: String,
+    version: KernelVersion,
+}
+
+fn release(args: ReleaseArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let tree = args.tree.tree(interrupt_flag());
+    let version = tree.version()?;
+    let release = tree
+        .kernelrelease()
+        .with_context(|| format!("cannot get the release of {}", args.tree.src.display()))?;
+    if out.json {
+        out.print_json(&ReleaseReport { release, version })?;
+    } else {
+        println!("{release}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct PrepareReport {
+    config_installed: Option<PathBuf>,
+    resolution: ConfigResolution,
+    prepared: ModulesPrepared,
+    release: String,
+}
+
+fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let Some(build_dir) = &args.tree.build_dir else {
+        bail!(
+            "kforge kernel prepare needs --build-dir O: the source tree is never configured in place"
+        );
+    };
+    let tree = args.tree.tree(interrupt_flag());
+    let config_installed = match &args.config {
+        Some(config) => {
+            let dest = tree.install_config(config)?;
+            if !out.quiet && !out.json {
+                println!("installed {} as {}", config.display(), dest.display());
+            }
+            Some(dest)
+        }
+        None => {
+            if !tree.config_path().is_file() {
+                bail!(
+                    "{} has no .config: pass --config FILE, or create one first (e.g. `kforge kernel build {} --build-dir {} defconfig`)",
+                    build_dir.display(),
+                    args.tree.src.display(),
+                    build_dir.display()
+                );
+            }
+            None
+        }
+    };
+    let resolution = tree.olddefconfig()?;
+    if !out.quiet && !out.json {
+        println!(
+            "resolved the config with {} (Linux {}) in {:.1}s",
+            resolution.strategy,
+            resolution.kernel,
+            resolution.outcome.duration.as_secs_f64()
+        );
+    }
+    let prepared = tree.prepare_for_external_modules()?;
+    if !out.quiet && !out.json {
+        println!(
+            "prepared for external modules with `make {}` in {:.1}s ({} warnings)",
+            prepared.targets.join(" "),
+            prepared.outcome.duration.as_secs_f64(),
+            prepared.outcome.warnings
+        );
+    }
+    let release = tree.kernelrelease()?;
+    if out.json {
+        out.print_json(&PrepareReport {
+            config_installed,
+            resolution,
+            prepared,
+            release,
+        })?;
+    } else if !out.quiet {
+        println!("kernel release {release}");
+        if let Some(log) = prepared
+            .outcome
+            .log_file
+            .as_deref()
+            .and_then(|l| l.parent())
+        {
+            println!("logs in {}", log.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(args: BuildArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let mut tree = args.tree.tree(interrupt_flag());
+    if args.reproducible {
+        tree.reproducible(Reproducible::default());
+    }
+    tree.verbose(args.make_verbose);
+    let mut make = tree.make(args.targets.iter().cloned());
+    make.allow_destructive(args.allow_destructive);
+    let outcome: Outcome = make.run()?;
+    if out.json {
+        out.print_json(&outcome)?;
+    } else if !out.quiet {
+        let targets = if outcome.targets.is_empty() {
+            "default target".to_owned()
+        } else {
+            outcome.targets.join(" ")
+        };
+        println!(
+            "built {targets} in {:.1}s ({} warnings){}",
+            outcome.duration.as_secs_f64(),
+            outcome.warnings,
+            outcome
+                .log_file
+                .as_ref()
+                .map(|l| format!(", log: {}", l.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
