@@ -373,12 +373,19 @@ impl fmt::Display for Verification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.prefix;
         if self.lost.is_empty() {
-            writeln!(
-                f,
-                "all {} landed in {}",
-                plural(self.requested, "requested value", "requested values"),
-                self.final_config
-            )?;
+            match self.requested {
+                0 => writeln!(
+                    f,
+                    "no value was requested; nothing to check in {}",
+                    self.final_config
+                )?,
+                1 => writeln!(f, "the requested value landed in {}", self.final_config)?,
+                n => writeln!(
+                    f,
+                    "all {n} requested values landed in {}",
+                    self.final_config
+                )?,
+            }
         } else {
             writeln!(
                 f,
@@ -686,7 +693,10 @@ mod tests {
             ]
         );
         let text = v.to_string();
-        assert!(text.contains("all 1 requested value landed"), "{text}");
+        assert!(
+            text.contains("the requested value landed in <input>"),
+            "{text}"
+        );
         assert!(
             text.contains("4 values changed relative to <input>"),
             "{text}"

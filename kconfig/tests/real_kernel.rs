@@ -1,0 +1,211 @@
+//! Opt-in tests against a real Linux tree (run by scripts/e2e, which sets KFORGE_LINUX_SRC):
+//!
+//! ```sh
+//! KFORGE_LINUX_SRC=/path/to/linux-6.1 cargo test -p kforge-kconfig --test real_kernel -- --ignored
+//! ```
+//!
+//! The tree named by KFORGE_LINUX_SRC is never modified: builds use O= directories in a temp
+//! dir, and the stray-.config test works on a copy.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kforge_kconfig::{
+    BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, Value, merge,
+    verify_with_base,
+};
+
+fn linux_src() -> PathBuf {
+    let Some(src) = std::env::var_os("KFORGE_LINUX_SRC") else {
+        panic!(
+            "KFORGE_LINUX_SRC is not set: run scripts/e2e, or point it at an extracted Linux tree \
+             (e.g. /usr/src/linux-source-6.1.tar.xz from `apt-get install linux-source-6.1`)"
+        );
+    };
+    let src = PathBuf::from(src);
+    assert!(
+        src.join("Makefile").is_file(),
+        "KFORGE_LINUX_SRC={} has no Makefile",
+        src.display()
+    );
+    src
+}
+
+fn make(src: &Path, args: &[&str]) -> Output {
+    Command::new("make")
+        .arg("-C")
+        .arg(src)
+        .args(args)
+        .env_remove("MAKEFLAGS")
+        .env_remove("ARCH")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps test"))
+}
+
+fn log(o: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn assert_pristine(src: &Path) {
+    assert!(
+        !src.join(".config").exists(),
+        "{} has a .config",
+        src.display()
+    );
+    assert!(
+        !src.join("include/config").exists(),
+        "{} has include/config",
+        src.display()
+    );
+}
+
+/// A stray .config makes `make O=… defconfig` fail exactly as check_clean predicted; after
+/// make_clean_for_out_of_tree it succeeds, and the user's config reached the build dir byte
+/// for byte.
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn stray_config_fails_as_predicted_and_clean_fixes_it() {
+    let src = linux_src();
+    assert_pristine(&src);
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("linux");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -a {} failed", src.display());
+
+    let user_config = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/linux-6.1-x86_64-tinyconfig.config"),
+    )
+    .unwrap();
+    std::fs::write(copy.join(".config"), &user_config).unwrap();
+    std::fs::create_dir_all(copy.join("arch/x86/include/generated/asm")).unwrap();
+
+    let tree = SourceTree::open(&copy).unwrap();
+    let check = tree.check_clean(Some("x86_64"));
+    assert!(!check.is_clean());
+    assert_eq!(check.offending.len(), 2, "{check}");
+    let predicted = check.message.clone().unwrap();
+
+    let build = tmp.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    let o_arg = format!("O={}", build.display());
+    let failed = make(&copy, &[&o_arg, "ARCH=x86_64", "defconfig"]);
+    assert!(
+        !failed.status.success(),
+        "make accepted an unclean tree:\n{}",
+        log(&failed)
+    );
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(&predicted),
+        "predicted:\n{predicted}\nmake said:\n{}",
+        log(&failed)
+    );
+
+    let plan = tree.make_clean_for_out_of_tree(&build).unwrap();
+    assert!(plan.applied, "{plan}");
+    assert!(tree.check_clean(Some("x86_64")).is_clean());
+    assert_eq!(std::fs::read(build.join(".config")).unwrap(), user_config);
+
+    let ok = make(&copy, &[&o_arg, "ARCH=x86_64", "defconfig"]);
+    assert!(ok.status.success(), "{}", log(&ok));
+    // defconfig replaced the configuration and kept the user's as .config.old, byte for byte.
+    assert_eq!(
+        std::fs::read(build.join(".config.old")).unwrap(),
+        user_config
+    );
+    assert_eq!(
+        Config::read(build.join(".config")).unwrap().get("MODULES"),
+        Some(&Value::Yes)
+    );
+    assert_pristine(&src);
+}
+
+/// The real case: a base with `# CONFIG_MODULES is not set` (this machine's /proc/config.gz)
+/// plus a KVM-as-modules fragment, through the kernel's own olddefconfig. verify must say that
+/// MODULES is the cause; with MODULES=y requested too, everything lands.
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn kvm_modules_on_a_modules_off_base_are_reported() {
+    let src = linux_src();
+    assert_pristine(&src);
+    let (mut base, origin) = match Config::running() {
+        Ok(running) => (running.config, running.path.display().to_string()),
+        Err(e) => {
+            eprintln!("no running kernel configuration ({e}); using the 6.1 defconfig fixture");
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/linux-6.1-x86_64-defconfig.config");
+            (Config::read(&path).unwrap(), path.display().to_string())
+        }
+    };
+    base.disable("MODULES").unwrap();
+    base.set_origin("base.config");
+    eprintln!("base: {origin} with MODULES off");
+    let kvm = Fragment::parse(
+        "CONFIG_VIRTUALIZATION=y\nCONFIG_KVM=m\nCONFIG_KVM_INTEL=m\nCONFIG_KVM_AMD=m\n",
+        "kvm.config",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let index = KconfigIndex::build(&src, Some("x86")).unwrap();
+
+    let olddefconfig = |fragments: &[Fragment], dir: &str| {
+        let merged = merge(&base, fragments);
+        let build = BuildDir::new(tmp.path().join(dir));
+        build.install_config(&merged.config).unwrap();
+        let o = make(
+            &src,
+            &[
+                &format!("O={}", build.path().display()),
+                "ARCH=x86_64",
+                "olddefconfig",
+            ],
+        );
+        assert!(o.status.success(), "{}", log(&o));
+        let fin = build.read_config().unwrap();
+        let mut report = verify_with_base(&merged.requested, &base, &fin);
+        report.explain_with(&index, &fin);
+        report
+    };
+
+    let report = olddefconfig(std::slice::from_ref(&kvm), "o1");
+    println!("{report}");
+    let lost: Vec<_> = report
+        .lost
+        .iter()
+        .map(|l| (l.symbol.as_str(), l.reason.clone()))
+        .collect();
+    assert_eq!(
+        lost,
+        vec![
+            ("KVM", LossReason::ModulesDisabled),
+            ("KVM_INTEL", LossReason::ModulesDisabled),
+            ("KVM_AMD", LossReason::ModulesDisabled),
+        ]
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("CONFIG_MODULES is not enabled in the final .config"),
+        "{text}"
+    );
+    assert!(text.contains("(asked at kvm.config:2)"), "{text}");
+    assert!(text.contains("defined at arch/x86/kvm/Kconfig"), "{text}");
+    assert!(report.clone().enforce(Mode::Strict).is_err());
+
+    let modules = Fragment::parse("CONFIG_MODULES=y\n", "modules.config").unwrap();
+    let report = olddefconfig(&[modules, kvm], "o2");
+    println!("{report}");
+    assert!(report.all_landed(), "{report}");
+    assert!(report.enforce(Mode::Strict).is_ok());
+    assert_pristine(&src);
+}
