@@ -1,0 +1,330 @@
+//! `kforge fetch` end to end: archives over a loopback HTTP server, git and hg repositories.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sha2::Digest;
+
+fn kforge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kforge"))
+        .args(args)
+        .env("KFORGE_CACHE_DIR", "/nonexistent-kforge-cache-use-the-flag")
+        .env("HGPLAIN", "1")
+        .output()
+        .expect("run kforge")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn archive() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, body, mode) in [
+        ("linux-6.1/Makefile", "VERSION = 6\n", 0o644),
+        ("linux-6.1/scripts/config", "#!/bin/sh\n", 0o755),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(1_600_000_000);
+        b.append_data(&mut h, name, body.as_bytes()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn hex(data: &[u8]) -> String {
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Serve `body` at every path under `/ok/`, 404 elsewhere, for `requests` requests.
+fn serve(body: Vec<u8>) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let response = if request.url().starts_with("/ok/") {
+                tiny_http::Response::from_data(body.clone()).with_status_code(200)
+            } else {
+                tiny_http::Response::from_data(b"no".to_vec()).with_status_code(404)
+            };
+            let _ = request.respond(response.with_chunked_threshold(usize::MAX));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn archive_fetch_verifies_extracts_and_reports() {
+    let data = archive();
+    let base = serve(data.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("linux");
+    let cache = tmp.path().join("cache");
+    let url = format!("{base}/ok/linux-6.1.tar.gz");
+    let out = kforge(&[
+        "fetch",
+        &url,
+        "--sha256",
+        &hex(&data),
+        "--strip",
+        "1",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dest.join("Makefile")).unwrap(),
+        "VERSION = 6\n"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&hex(&data)) && stdout.contains("downloaded from"),
+        "{stdout}"
+    );
+    // Not a terminal: plain progress lines on stderr.
+    assert!(
+        text(&out.stderr).contains(&format!("download {url}")),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Offline, from the cache, as JSON.
+    let again = tmp.path().join("again");
+    let out = kforge(&[
+        "--json",
+        "fetch",
+        &url,
+        "--sha256",
+        &hex(&data),
+        "--strip",
+        "1",
+        "--offline",
+        "--dest",
+        again.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["from_cache"], true);
+    assert_eq!(json["sha256"], hex(&data));
+    assert_eq!(json["extract"]["files"], 2);
+}
+
+#[test]
+fn mirrors_and_unpinned_fetches() {
+    let data = archive();
+    let base = serve(data.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dest = tmp.path().join("d");
+    // The origin 404s; the mirror has it.
+    let out = kforge(&[
+        "fetch",
+        &format!("{base}/missing/linux-6.1.tar.gz"),
+        "--sha256",
+        &hex(&data),
+        "--mirror",
+        &format!("{base}/ok/mirror"),
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("/ok/mirror/linux-6.1.tar.gz"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let url = format!("{base}/ok/x.tar.gz");
+    let out = kforge(&[
+        "fetch",
+        &url,
+        "--dest",
+        tmp.path().join("u").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no pinned sha256"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = kforge(&[
+        "fetch",
+        &url,
+        "--allow-unpinned",
+        "--dest",
+        tmp.path().join("u").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("pin it with --sha256 {}", hex(&data))),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn failures_exit_1_with_the_error() {
+    let data = archive();
+    let base = serve(data.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("d");
+    let wrong = "0".repeat(64);
+    let out = kforge(&[
+        "fetch",
+        &format!("{base}/ok/a.tar.gz"),
+        "--sha256",
+        &wrong,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        tmp.path().join("c").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&wrong) && stderr.contains(&hex(&data)),
+        "{stderr}"
+    );
+    assert!(!dest.exists());
+
+    let out = kforge(&[
+        "fetch",
+        &format!("{base}/ok/a.tar.gz"),
+        "--sha256",
+        &hex(&data),
+        "--offline",
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        tmp.path().join("empty").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("offline mode"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = kforge(&[
+        "fetch",
+        "http://x/a.tar",
+        "--sha256",
+        "xyz",
+        "--dest",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invalid sha256"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn git_repo(dir: &Path) -> String {
+    let repo = git2::Repository::init(dir).unwrap();
+    std::fs::write(dir.join("README"), "xen\n").unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new("README")).unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+    let id = repo
+        .commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+        .unwrap();
+    repo.tag_lightweight("RELEASE-3.2.0", &repo.find_object(id, None).unwrap(), false)
+        .unwrap();
+    id.to_string()
+}
+
+#[test]
+fn git_and_hg_subcommands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = tmp.path().join("xen.git");
+    let id = git_repo(&up);
+    let cache = tmp.path().join("cache");
+    let dest = tmp.path().join("xen");
+    let out = kforge(&[
+        "fetch",
+        "git",
+        up.to_str().unwrap(),
+        "--rev",
+        "RELEASE-3.2.0",
+        "--commit",
+        &id,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&id));
+    assert!(dest.join("README").is_file());
+
+    let out = kforge(&[
+        "fetch",
+        "git",
+        up.to_str().unwrap(),
+        "--rev",
+        "RELEASE-3.2.0",
+        "--commit",
+        &"1".repeat(40),
+        "--dest",
+        tmp.path().join("bad").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("pinned"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let hg_up = tmp.path().join("linux-2.6.18-xen.hg.upstream");
+    std::fs::create_dir(&hg_up).unwrap();
+    let hg = |args: &[&str]| {
+        let out = Command::new("hg")
+            .args(args)
+            .current_dir(&hg_up)
+            .env("HGPLAIN", "1")
+            .env("HGUSER", "t <t@example.invalid>")
+            .output()
+            .expect("Mercurial is needed: apt-get install mercurial");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    hg(&["init"]);
+    std::fs::write(hg_up.join("Makefile"), "SUBLEVEL = 18\n").unwrap();
+    hg(&["add", "Makefile"]);
+    hg(&["commit", "-m", "init"]);
+    let hg_dest = tmp.path().join("linux-2.6.18-xen.hg");
+    let out = kforge(&[
+        "fetch",
+        "hg",
+        hg_up.to_str().unwrap(),
+        "--rev",
+        "tip",
+        "--dest",
+        hg_dest.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(hg_dest.join(".hg").is_dir() && hg_dest.join("Makefile").is_file());
+}
