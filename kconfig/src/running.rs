@@ -67,7 +67,7 @@ pub enum RunningError {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: ReadError,
+        source: Box<ReadError>,
     },
 }
 
@@ -146,7 +146,7 @@ impl RunningLocator {
                             Config::from_bytes(bytes, self.prefix.clone(), &self.proc_config)
                                 .map_err(|source| RunningError::Invalid {
                                     path: self.proc_config.clone(),
-                                    source,
+                                    source: Box::new(source),
                                 })?;
                         tracing::info!(path = %self.proc_config.display(), "running kernel configuration");
                         return Ok(RunningConfig {
@@ -175,7 +175,7 @@ impl RunningLocator {
                         let config = Config::from_bytes(bytes, self.prefix.clone(), &path)
                             .map_err(|source| RunningError::Invalid {
                                 path: path.clone(),
-                                source,
+                                source: Box::new(source),
                             })?;
                         tracing::info!(path = %path.display(), "running kernel configuration");
                         return Ok(RunningConfig {

@@ -99,9 +99,8 @@ impl fmt::Display for KernelVersion {
 /// ```
 pub fn srcarch(arch: &str) -> String {
     let a = arch;
-    let normalised = if a.len() == 4 && a.starts_with('i') && a.ends_with("86") {
-        "x86"
-    } else if a == "x86_64" || a == "x86" {
+    let is_ix86 = a.len() == 4 && a.starts_with('i') && a.ends_with("86");
+    let normalised = if is_ix86 || a == "x86_64" || a == "x86" {
         "x86"
     } else if a == "sun4u" || a == "sparc64" || a == "sparc32" {
         "sparc"

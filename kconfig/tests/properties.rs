@@ -102,10 +102,16 @@ proptest! {
         let base = Config::parse(&base).unwrap();
         let all = merge(&base, &[f1.clone(), f2.clone(), f3.clone()]);
         // ((base + f1) + f2) + f3
-        let step = merge(&merge(&merge(&base, &[f1.clone()]).config, &[f2.clone()]).config, &[f3.clone()]);
+        let step = merge(
+            &merge(&merge(&base, std::slice::from_ref(&f1)).config, std::slice::from_ref(&f2)).config,
+            std::slice::from_ref(&f3),
+        );
         prop_assert_eq!(step.config.to_string(), all.config.to_string());
         // base + (f1 + f2 + f3 combined into one fragment first)
-        let combined = merge(&merge(&Config::new(), &[f1.clone(), f2.clone()]).config, &[f3.clone()]);
+        let combined = merge(
+            &merge(&Config::new(), &[f1.clone(), f2.clone()]).config,
+            std::slice::from_ref(&f3),
+        );
         let grouped = merge(&base, &[Fragment::from_config(combined.config)]);
         prop_assert_eq!(&grouped.config, &all.config);
         // Later wins: every symbol a fragment mentions has the last fragment's value.
