@@ -561,11 +561,11 @@ impl KernelTree {
             std::fs::create_dir_all(dir)?;
             let tmp = dir.join(format!(".config.kforge-{}.tmp", std::process::id()));
             std::fs::write(&tmp, &text)?;
-            if dest.exists() {
-                if let Err(err) = std::fs::copy(dest, dir.join(".config.old")) {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(err);
-                }
+            if dest.exists()
+                && let Err(err) = std::fs::copy(dest, dir.join(".config.old"))
+            {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err);
             }
             std::fs::rename(&tmp, dest).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);

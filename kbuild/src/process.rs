@@ -212,12 +212,10 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
     let waiter = std::thread::Builder::new()
         .name("kbuild-waiter".into())
         .spawn(move || {
-            loop {
-                match waitid(Id::Pid(pgid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-                    Err(Errno::EINTR) => continue,
-                    _ => break,
-                }
-            }
+            // Observe the exit without reaping (WNOWAIT): the zombie keeps the group id.
+            while let Err(Errno::EINTR) =
+                waitid(Id::Pid(pgid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+            {}
             let _ = exit_tx.send(());
         });
     if let Err(err) = waiter {
