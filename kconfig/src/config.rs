@@ -162,7 +162,7 @@ impl Config {
                 None => (rest, Ending::None, ""),
             };
             rest = next;
-            let entry =
+            let parsed =
                 parse_line(raw, config.prefix.as_str()).map_err(|(problem, expected)| {
                     ParseError {
                         location: location.clone(),
@@ -172,6 +172,20 @@ impl Config {
                         expected,
                     }
                 })?;
+            let entry = match parsed {
+                Parsed::Entry(name, value) => Some((name, value)),
+                Parsed::Comment => None,
+                Parsed::NearMissNotSet => {
+                    tracing::warn!(
+                        at = %format!("{location}:{number}"),
+                        line = raw,
+                        "looks like `# {}NAME is not set` but the kernel reads it as a comment \
+                         (write exactly one space after `#` and before `is not set`)",
+                        config.prefix
+                    );
+                    None
+                }
+            };
             if let Some((name, _)) = &entry {
                 config.index.insert(name.clone(), config.lines.len());
             }
@@ -453,52 +467,94 @@ fn expected(prefix: &str) -> String {
     EXPECTED_LINE.replace("PREFIX", prefix)
 }
 
-/// Classify one line: `Ok(None)` for comments and blank lines, `Ok(Some(..))` for an
-/// assignment, `Err((problem, expected))` otherwise.
-#[allow(clippy::type_complexity)]
-fn parse_line(raw: &str, prefix: &str) -> Result<Option<(String, Value)>, (String, String)> {
-    let line = raw.trim();
-    if line.is_empty() {
-        return Ok(None);
+/// What one line holds.
+enum Parsed {
+    /// A blank line or a comment.
+    Comment,
+    /// A comment that looks like `# CONFIG_X is not set` but is not spelled the way the kernel
+    /// reads it (`#CONFIG_X is not set`, two spaces, …): the kernel treats it as a comment.
+    NearMissNotSet,
+    /// An assignment.
+    Entry(String, Value),
+}
+
+/// Classify one line the way the kernel's `conf_read` reads it (scripts/kconfig/confdata.c):
+/// `# CONFIG_X is not set` exactly, assignments starting in column 1 with no space around `=`.
+/// Lines the kernel would ignore with a warning are errors here, so that a requested value
+/// cannot vanish silently. `Err((problem, expected))` otherwise.
+fn parse_line(raw: &str, prefix: &str) -> Result<Parsed, (String, String)> {
+    let start = raw.trim_start();
+    if start.is_empty() {
+        return Ok(Parsed::Comment);
     }
-    if let Some(comment) = line.strip_prefix('#') {
-        // `# CONFIG_X is not set` (the kernel also accepts trailing text after `is not set`).
-        let body = comment.trim_start();
-        if let Some(after) = body.strip_prefix(prefix)
-            && let Some(space) = after.find(' ')
+    if let Some(body) = start.strip_prefix('#') {
+        if let Some(after) = raw.strip_prefix("# ").and_then(|r| r.strip_prefix(prefix))
+            && let Some((name, tail)) = after.split_once(' ')
+            && tail.starts_with("is not set")
+            && is_symbol_name(name)
         {
-            let (name, tail) = after.split_at(space);
-            if is_symbol_name(name) && tail.trim_start().starts_with("is not set") {
-                return Ok(Some((name.to_string(), Value::No)));
-            }
+            return Ok(Parsed::Entry(name.to_string(), Value::No));
         }
-        return Ok(None);
+        let body = body.trim_start();
+        if body.starts_with(prefix) && body.contains("is not set") {
+            return Ok(Parsed::NearMissNotSet);
+        }
+        return Ok(Parsed::Comment);
     }
-    let Some(after) = line.strip_prefix(prefix) else {
+    if start.len() != raw.len() && start.starts_with(prefix) {
+        return Err((
+            "the assignment does not start in the first column; the kernel ignores it (\"unexpected data\")".into(),
+            format!("`{prefix}NAME=value` at the start of the line"),
+        ));
+    }
+    let Some(after) = raw.strip_prefix(prefix) else {
         return Err((
             format!("the line does not start with `{prefix}` or `#`"),
             expected(prefix),
         ));
     };
-    let Some(eq) = after.find('=') else {
+    let Some((name, value_raw)) = after.split_once('=') else {
         return Err(("the assignment has no `=`".into(), expected(prefix)));
     };
-    let name = after[..eq].trim_end();
+    if name.ends_with(char::is_whitespace) {
+        return Err((
+            format!(
+                "space before `=`; the kernel would look for a symbol named `{name}` and ignore the line"
+            ),
+            format!("`{prefix}{}=value` without spaces", name.trim_end()),
+        ));
+    }
     if !is_symbol_name(name) {
         return Err((
             format!("`{prefix}{name}` is not a valid symbol name"),
             format!("{prefix} followed by letters, digits and `_`"),
         ));
     }
-    let value_text = after[eq + 1..].trim();
+    if value_raw.starts_with(char::is_whitespace) {
+        return Err((
+            format!("space after `=`; the kernel would read the value `{value_raw}` and reject it"),
+            format!("`{prefix}{name}={}` without spaces", value_raw.trim()),
+        ));
+    }
+    let value_text = value_raw.trim_end();
     let value = Value::parse(value_text).map_err(|problem| {
         (
             format!("invalid value for {prefix}{name}: {problem}"),
-            "y, m, n, a \"quoted string\" (with \\\" and \\\\ escapes), a decimal number or a 0x hex number".to_string(),
+            VALUE_EXPECTED.to_string(),
         )
     })?;
-    Ok(Some((name.to_string(), value)))
+    if value_text.len() != value_raw.len() && matches!(value, Value::Int(_) | Value::Hex(_)) {
+        return Err((
+            format!(
+                "trailing whitespace after the number for {prefix}{name}; the kernel rejects it"
+            ),
+            format!("`{prefix}{name}={value_text}`"),
+        ));
+    }
+    Ok(Parsed::Entry(name.to_string(), value))
 }
+
+const VALUE_EXPECTED: &str = "y, m, n, a \"quoted string\" (with \\\" and \\\\ escapes), a decimal number or a 0x hex number";
 
 #[cfg(test)]
 mod tests {
@@ -511,7 +567,8 @@ mod tests {
             "\n",
             "CONFIG_A=y",
             "CONFIG_A=y\n\n\n",
-            "  CONFIG_A = y  \r\n# CONFIG_B is not set\r\n#comment\r\n",
+            "CONFIG_A=y  \r\n# CONFIG_B is not set\r\n#comment\r\n  # indented\r\n",
+            "CONFIG_S=\"a\"\t\n#CONFIG_C is not set\n# CONFIG_D  is not set\n",
             "#\n# Automatically generated\n#\nCONFIG_S=\"x \\\"q\\\" \\\\\"\n\t\nCONFIG_H=0x10",
             "CONFIG_A=y\nCONFIG_A=m\n",
         ] {
@@ -560,6 +617,26 @@ mod tests {
         assert!(err.to_string().contains("no `=`"));
         let err = Config::parse("CONFIG_A-B=y\n").unwrap_err();
         assert!(err.to_string().contains("not a valid symbol name"));
+    }
+
+    #[test]
+    fn lines_the_kernel_ignores_are_errors() {
+        for (text, needle) in [
+            ("CONFIG_A =y", "space before `=`"),
+            ("CONFIG_A= y", "space after `=`"),
+            ("  CONFIG_A=y", "does not start in the first column"),
+            ("CONFIG_N=64 ", "trailing whitespace after the number"),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+        // Near misses of `is not set` are comments, as the kernel reads them.
+        let c = Config::parse("#CONFIG_A is not set\n# CONFIG_B  is not set\n").unwrap();
+        assert!(c.is_empty());
+        assert_eq!(
+            Config::parse("CONFIG_A=y \t").unwrap().get("A"),
+            Some(&Value::Yes)
+        );
     }
 
     #[test]

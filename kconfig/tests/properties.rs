@@ -27,17 +27,31 @@ fn value() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// One line of a config, in any of the layouts a file may have.
+/// A value the kernel accepts with trailing blanks after it (not numbers).
+fn trailing_ok_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Yes),
+        Just(Value::Module),
+        Just(Value::No),
+        "[ -~]{0,12}".prop_map(Value::Str),
+    ]
+}
+
+/// One line of a config, in any of the layouts a file may have and the kernel reads.
 fn line() -> impl Strategy<Value = String> {
     prop_oneof![
         (name(), value()).prop_map(|(n, v)| match v {
             Value::No => format!("# CONFIG_{n} is not set"),
             v => format!("CONFIG_{n}={}", v.to_config_text()),
         }),
-        (name(), value(), "[ \t]{0,2}", "[ \t]{0,2}")
-            .prop_map(|(n, v, a, b)| format!("{a}CONFIG_{n}{a}={b}{}{b}", v.to_config_text())),
+        (name(), trailing_ok_value(), "[ \t]{1,3}")
+            .prop_map(|(n, v, b)| format!("CONFIG_{n}={}{b}", v.to_config_text())),
         name().prop_map(|n| format!("CONFIG_{n}=n")),
+        name().prop_map(|n| format!("# CONFIG_{n} is not set, really")),
+        // Comments, including near misses the kernel reads as comments.
         "#[ -~]{0,20}".prop_map(String::from),
+        name().prop_map(|n| format!("#CONFIG_{n} is not set")),
+        name().prop_map(|n| format!("  # CONFIG_{n} is not set")),
         "[ \t]{0,3}".prop_map(String::from),
     ]
 }
@@ -70,6 +84,23 @@ fn fragment(i: usize) -> impl Strategy<Value = Fragment> {
 }
 
 proptest! {
+    /// Lines the kernel would ignore (indented, spaces around `=`) are errors naming the line.
+    #[test]
+    fn lines_the_kernel_ignores_are_rejected(
+        before in prop::collection::vec(line(), 0..5),
+        n in name(),
+        v in value(),
+        (lead, around) in prop_oneof![Just((" ", "")), Just(("\t", "")), Just(("", " ")), Just(("", "\t"))],
+    ) {
+        let bad = format!("{lead}CONFIG_{n}{around}={around}{}", v.to_config_text());
+        let text = format!("{}\n{bad}\n", before.join("\n"));
+        let text = text.trim_start_matches('\n').to_string();
+        let line = text.lines().position(|l| l == bad).unwrap() + 1;
+        let err = Config::parse(&text).unwrap_err();
+        prop_assert_eq!(err.line, line);
+        prop_assert_eq!(err.text, bad);
+    }
+
     #[test]
     fn parse_then_write_is_identity(t in text()) {
         let config = Config::parse(&t).unwrap();
