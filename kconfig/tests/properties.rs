@@ -84,6 +84,18 @@ fn fragment(i: usize) -> impl Strategy<Value = Fragment> {
 }
 
 proptest! {
+    /// Any text either parses and round-trips, or is an error naming a line of it; never a panic.
+    #[test]
+    fn arbitrary_text_round_trips_or_names_a_line(t in "(CONFIG_|# |[ -~\t\r\n=\"\\\\é])*") {
+        match Config::parse(&t) {
+            Ok(c) => prop_assert_eq!(c.to_string(), t),
+            Err(e) => {
+                prop_assert!(e.line >= 1 && e.line <= t.split('\n').count());
+                prop_assert!(!e.expected.is_empty());
+            }
+        }
+    }
+
     /// Lines the kernel would ignore (indented, spaces around `=`) are errors naming the line.
     #[test]
     fn lines_the_kernel_ignores_are_rejected(
