@@ -9,9 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -20,6 +20,7 @@ use tar::EntryType;
 
 use crate::compression::{self, Compression};
 use crate::staging::{StagingDir, StagingError};
+use crate::write_pool::{self, WriteJob, WritePool};
 
 /// Why an extraction failed. Nothing is left under the destination name.
 #[derive(Debug, thiserror::Error)]
@@ -177,19 +178,29 @@ pub(crate) fn unpack_into(
         entry: None,
         source,
     })?;
-    let mut last_entry: Option<String> = None;
-    for entry in entries {
-        if should_interrupt.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
+    let shared = write_pool::Shared::default();
+    let writers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let mut pool = WritePool::start(scope, &shared, writers);
+        let mut last_entry: Option<String> = None;
+        for entry in entries {
+            if should_interrupt.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            let mut entry = entry.map_err(|source| Error::Read {
+                entry: last_entry.clone(),
+                source,
+            })?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            unpacker.entry(&mut entry, &name, &pool)?;
+            last_entry = Some(name);
         }
-        let mut entry = entry.map_err(|source| Error::Read {
-            entry: last_entry.clone(),
-            source,
-        })?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        unpacker.entry(&mut entry, &name)?;
-        last_entry = Some(name);
-    }
+        pool.flush()?;
+        pool.close();
+        Ok(())
+    })?;
     unpacker.finish()?;
     tracing::debug!(
         files = unpacker.report.files,
@@ -210,7 +221,6 @@ struct Unpacker<'r> {
     symlinks: HashMap<PathBuf, String>,
     /// Directory entries: mode and mtime applied at the end.
     dir_meta: Vec<(PathBuf, u32, u64)>,
-    buf: Vec<u8>,
     report: ExtractReport,
 }
 
@@ -225,12 +235,16 @@ impl<'r> Unpacker<'r> {
             files: HashSet::new(),
             symlinks: HashMap::new(),
             dir_meta: Vec::new(),
-            buf: vec![0u8; 256 * 1024],
             report: ExtractReport::default(),
         }
     }
 
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, name: &str) -> Result<(), Error> {
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        name: &str,
+        pool: &WritePool<'_>,
+    ) -> Result<(), Error> {
         let kind = entry.header().entry_type();
         if matches!(
             kind,
@@ -257,7 +271,7 @@ impl<'r> Unpacker<'r> {
         match kind {
             EntryType::Directory => self.directory(&rel, name, perm, mtime),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.regular(entry, &rel, name, perm, mtime)
+                self.regular(entry, &rel, name, perm, mtime, pool)
             }
             EntryType::Symlink => {
                 let target = entry
@@ -279,6 +293,8 @@ impl<'r> Unpacker<'r> {
                     })?
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
+                // The target may still be queued for writing.
+                pool.flush()?;
                 self.hard_link(&rel, name, &target)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
@@ -392,6 +408,7 @@ impl<'r> Unpacker<'r> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn regular<R: Read>(
         &mut self,
         entry: &mut tar::Entry<'_, R>,
@@ -399,56 +416,29 @@ impl<'r> Unpacker<'r> {
         name: &str,
         perm: u32,
         mtime: u64,
+        pool: &WritePool<'_>,
     ) -> Result<(), Error> {
         self.ensure_parent(rel, name)?;
+        if self.files.contains(rel) {
+            // A later entry of the same name replaces the earlier one, which may be queued.
+            pool.flush()?;
+        }
         self.replace_existing(rel, name)?;
-        let abs = self.abs(rel);
-        // create_new: never follows a symlink at the final component.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(perm | 0o200)
-            .open(&abs)
-            .map_err(|source| Error::Write {
-                path: abs.clone(),
-                source,
-            })?;
-        let mut written = 0u64;
-        loop {
-            let n = match entry.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(Error::Read {
-                        entry: Some(name.to_owned()),
-                        source,
-                    });
-                }
-            };
-            file.write_all(&self.buf[..n])
-                .map_err(|source| Error::Write {
-                    path: abs.clone(),
-                    source,
-                })?;
-            written += n as u64;
-        }
-        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
-            .map_err(|source| Error::Write {
-                path: abs.clone(),
-                source,
-            })?;
-        if perm & 0o200 == 0 {
-            file.set_permissions(fs::Permissions::from_mode(perm))
-                .map_err(|source| Error::Write {
-                    path: abs.clone(),
-                    source,
-                })?;
-        }
+        let size = entry.header().entry_size().unwrap_or(0);
+        let mut data = Vec::with_capacity(size.min(64 << 20) as usize);
+        entry.read_to_end(&mut data).map_err(|source| Error::Read {
+            entry: Some(name.to_owned()),
+            source,
+        })?;
         self.report.files += 1;
-        self.report.bytes += written;
+        self.report.bytes += data.len() as u64;
         self.files.insert(rel.to_owned());
-        Ok(())
+        pool.submit(WriteJob {
+            path: self.abs(rel),
+            data,
+            perm,
+            mtime,
+        })
     }
 
     fn symlink(&mut self, rel: &Path, name: &str, target: &Path) -> Result<(), Error> {

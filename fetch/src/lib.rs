@@ -74,6 +74,7 @@ mod pipeline;
 mod progress;
 mod source;
 mod staging;
+mod write_pool;
 
 pub use cache::{Cache, CacheLock};
 pub use compression::Compression;

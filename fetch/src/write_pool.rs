@@ -1,0 +1,166 @@
+//! A small pool of threads that write extracted files (create, write, set mtime and mode), so
+//! that decompression and tar parsing on the calling thread overlap with file system calls.
+//! In-flight bytes are bounded; errors surface on the next submit or on flush.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::extract::Error;
+
+/// Bytes of file content queued at most before `submit` waits.
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
+/// One file to write.
+pub(crate) struct WriteJob {
+    pub(crate) path: PathBuf,
+    pub(crate) data: Vec<u8>,
+    pub(crate) perm: u32,
+    pub(crate) mtime: u64,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: usize,
+    bytes: usize,
+    error: Option<Error>,
+}
+
+/// State shared by the submitting thread and the writers.
+#[derive(Default)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    jobs: Mutex<Option<Receiver<WriteJob>>>,
+}
+
+/// The submitting side.
+pub(crate) struct WritePool<'a> {
+    tx: Option<SyncSender<WriteJob>>,
+    shared: &'a Shared,
+}
+
+fn poisoned() -> Error {
+    Error::Write {
+        path: PathBuf::new(),
+        source: std::io::Error::other("a file writer thread panicked"),
+    }
+}
+
+impl<'a> WritePool<'a> {
+    /// Start `threads` writers in `scope`.
+    pub(crate) fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        shared: &'a Shared,
+        threads: usize,
+    ) -> WritePool<'a>
+    where
+        'a: 'scope,
+    {
+        let (tx, rx) = sync_channel::<WriteJob>(1024);
+        if let Ok(mut jobs) = shared.jobs.lock() {
+            *jobs = Some(rx);
+        }
+        for _ in 0..threads.max(1) {
+            scope.spawn(move || worker(shared));
+        }
+        WritePool {
+            tx: Some(tx),
+            shared,
+        }
+    }
+
+    /// Queue a file; returns an earlier writer error instead, if any.
+    pub(crate) fn submit(&self, job: WriteJob) -> Result<(), Error> {
+        let len = job.data.len();
+        {
+            let mut state = self.shared.state.lock().map_err(|_| poisoned())?;
+            while state.jobs > 0 && state.bytes + len > MAX_PENDING_BYTES && state.error.is_none() {
+                state = self.shared.changed.wait(state).map_err(|_| poisoned())?;
+            }
+            if let Some(e) = state.error.take() {
+                return Err(e);
+            }
+            state.jobs += 1;
+            state.bytes += len;
+        }
+        match &self.tx {
+            Some(tx) => tx.send(job).map_err(|_| poisoned()),
+            None => Err(poisoned()),
+        }
+    }
+
+    /// Wait until every queued file is written.
+    pub(crate) fn flush(&self) -> Result<(), Error> {
+        let mut state = self.shared.state.lock().map_err(|_| poisoned())?;
+        while state.jobs > 0 && state.error.is_none() {
+            state = self.shared.changed.wait(state).map_err(|_| poisoned())?;
+        }
+        match state.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Stop the writers (after a flush, or to abandon the work on error).
+    pub(crate) fn close(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for WritePool<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn worker(shared: &Shared) {
+    loop {
+        let job = match shared.jobs.lock() {
+            Ok(rx) => match rx.as_ref().map(Receiver::recv) {
+                Some(Ok(job)) => job,
+                _ => return,
+            },
+            Err(_) => return,
+        };
+        let len = job.data.len();
+        let result = write_file(&job);
+        let Ok(mut state) = shared.state.lock() else {
+            return;
+        };
+        state.jobs -= 1;
+        state.bytes -= len;
+        if let Err(e) = result
+            && state.error.is_none()
+        {
+            state.error = Some(e);
+        }
+        shared.changed.notify_all();
+    }
+}
+
+fn write_file(job: &WriteJob) -> Result<(), Error> {
+    let err = |source| Error::Write {
+        path: job.path.clone(),
+        source,
+    };
+    // create_new: never follows a symlink at the final component.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(job.perm | 0o200)
+        .open(&job.path)
+        .map_err(err)?;
+    file.write_all(&job.data).map_err(err)?;
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(job.mtime))
+        .map_err(err)?;
+    if job.perm & 0o200 == 0 {
+        file.set_permissions(fs::Permissions::from_mode(job.perm))
+            .map_err(err)?;
+    }
+    Ok(())
+}
