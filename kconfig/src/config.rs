@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::value::{Prefix, Value, is_symbol_name};
 
@@ -31,7 +33,42 @@ impl Ending {
 struct Line {
     text: String,
     ending: Ending,
-    entry: Option<(String, Value)>,
+    entry: Option<(Arc<str>, Value)>,
+}
+
+/// Symbol name -> line index, with a fast non-cryptographic hash (FNV-1a over 8-byte words);
+/// symbol names are short and come from files the user chose.
+type SymbolMap = HashMap<Arc<str>, usize, BuildHasherDefault<SymbolHasher>>;
+
+#[derive(Default)]
+struct SymbolHasher(u64);
+
+impl Hasher for SymbolHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = (h ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(23);
+        }
+        for &b in chunks.remainder() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: hashbrown uses the top 7 bits as tags.
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
+    }
 }
 
 /// A `.config` file (or fragment): ordered symbol assignments plus every comment and blank line,
@@ -47,7 +84,7 @@ pub struct Config {
     origin: Option<PathBuf>,
     lines: Vec<Line>,
     /// Symbol -> index of its last assignment in `lines`.
-    index: HashMap<String, usize>,
+    index: SymbolMap,
 }
 
 /// A line that is not valid `.config` syntax.
@@ -120,7 +157,7 @@ impl Config {
             prefix,
             origin: None,
             lines: Vec::new(),
-            index: HashMap::new(),
+            index: SymbolMap::default(),
         }
     }
 
@@ -146,6 +183,9 @@ impl Config {
     ) -> Result<Config, ParseError> {
         let mut config = Config::with_prefix(prefix);
         config.origin = origin.map(Path::to_path_buf);
+        // Kernel .config lines average about 35 bytes.
+        config.lines.reserve(text.len() / 32 + 1);
+        config.index.reserve(text.len() / 40 + 1);
         let location = config.location();
         let mut rest = text;
         let mut number = 0;
@@ -173,7 +213,7 @@ impl Config {
                     }
                 })?;
             let entry = match parsed {
-                Parsed::Entry(name, value) => Some((name, value)),
+                Parsed::Entry(name, value) => Some((Arc::<str>::from(name), value)),
                 Parsed::Comment => None,
                 Parsed::NearMissNotSet => {
                     tracing::warn!(
@@ -315,7 +355,7 @@ impl Config {
     pub fn assignments(&self) -> impl Iterator<Item = (&str, &Value, usize)> {
         self.lines.iter().enumerate().filter_map(|(i, line)| {
             let (name, value) = line.entry.as_ref()?;
-            (self.index.get(name) == Some(&i)).then_some((name.as_str(), value, i + 1))
+            (self.index.get(name) == Some(&i)).then_some((&**name, value, i + 1))
         })
     }
 
@@ -324,7 +364,7 @@ impl Config {
     pub(crate) fn all_assignments(&self) -> impl Iterator<Item = (&str, &Value, usize)> {
         self.lines.iter().enumerate().filter_map(|(i, line)| {
             let (name, value) = line.entry.as_ref()?;
-            Some((name.as_str(), value, i + 1))
+            Some((&**name, value, i + 1))
         })
     }
 
@@ -344,11 +384,13 @@ impl Config {
             return Err(EditError::InvalidName(name));
         }
         let text = self.format_assignment(&name, &value);
-        match self.index.get(&name) {
+        match self.index.get(name.as_str()) {
             Some(&i) => {
                 let line = &mut self.lines[i];
                 line.text = text;
-                line.entry = Some((name, value));
+                if let Some(entry) = &mut line.entry {
+                    entry.1 = value;
+                }
             }
             None => {
                 if let Some(last) = self.lines.last_mut()
@@ -356,6 +398,7 @@ impl Config {
                 {
                     last.ending = Ending::Lf;
                 }
+                let name: Arc<str> = Arc::from(name);
                 self.index.insert(name.clone(), self.lines.len());
                 self.lines.push(Line {
                     text,
@@ -400,11 +443,11 @@ impl Config {
     /// anything was removed.
     pub fn undefine(&mut self, name: &str) -> bool {
         let name = self.key(name).to_string();
-        if !self.index.contains_key(&name) {
+        if !self.index.contains_key(name.as_str()) {
             return false;
         }
         self.lines
-            .retain(|l| l.entry.as_ref().map(|(n, _)| n != &name).unwrap_or(true));
+            .retain(|l| l.entry.as_ref().map(|(n, _)| **n != *name).unwrap_or(true));
         self.reindex();
         true
     }

@@ -180,18 +180,8 @@ pub fn merge_with(base: &Config, fragments: &[Fragment], options: &MergeOptions)
     let _span = tracing::debug_span!("merge", fragments = fragments.len()).entered();
     let base_file = PathBuf::from(base.location());
     let mut config = base.clone();
-    let mut sources: HashMap<String, Source> = base
-        .assignments()
-        .map(|(name, _, line)| {
-            (
-                name.to_string(),
-                Source {
-                    file: base_file.clone(),
-                    line,
-                },
-            )
-        })
-        .collect();
+    // Where the value in effect came from, for symbols a fragment set; the base otherwise.
+    let mut sources: HashMap<String, Source> = HashMap::new();
     let mut overrides = Vec::new();
     let mut redundant = Vec::new();
     let mut requested = Requested::new();
@@ -200,10 +190,13 @@ pub fn merge_with(base: &Config, fragments: &[Fragment], options: &MergeOptions)
         for assignment in fragment.assignments() {
             let previous = config.get(&assignment.symbol).cloned();
             if let Some(old) = previous {
-                let old_source = sources
-                    .get(&assignment.symbol)
-                    .cloned()
-                    .unwrap_or_else(|| assignment.source.clone());
+                let old_source = match sources.get(&assignment.symbol) {
+                    Some(source) => source.clone(),
+                    None => Source {
+                        file: base_file.clone(),
+                        line: base.line_of(&assignment.symbol).unwrap_or(0),
+                    },
+                };
                 if old == assignment.value {
                     redundant.push(assignment.clone());
                 } else if options.builtin_over_module
