@@ -21,6 +21,14 @@ use kforge_kbuild::{KernelTree, Make};
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    // Optional filters: `cargo bench -p kforge-kbuild -- flood` runs only matching parts
+    // (`v1`, `flood`, `noop`).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     machine();
     let scratch = tempfile::tempdir().expect("temp dir");
     if !full {
@@ -36,7 +44,13 @@ fn main() {
     }
     let reps = 5;
     println!("\n== log streaming ({reps} runs each, alternating; median)");
-    for (name, lines, targets) in [("V=1-style build", 0, 4_000), ("awk flood", 400_000, 0)] {
+    for (name, key, lines, targets) in [
+        ("V=1-style build", "v1", 0, 4_000),
+        ("awk flood", "flood", 400_000, 0),
+    ] {
+        if !wanted(key) {
+            continue;
+        }
         let dir = synthetic(scratch.path(), name, lines, targets);
         let log = scratch.path().join("make.log");
         let raw_file = scratch.path().join("raw.log");
@@ -62,6 +76,9 @@ fn main() {
         );
     }
 
+    if !wanted("noop") {
+        return;
+    }
     println!("\n== no-op rebuild of a prepared Linux tree");
     let Some(src) = linux_src() else {
         println!(

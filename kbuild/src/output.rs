@@ -63,31 +63,37 @@ pub(crate) type LineCallback = Arc<dyn Fn(&Line<'_>) + Send + Sync>;
 /// assert_eq!(classify("  CC      init/main.o"), LineKind::Other);
 /// ```
 pub fn classify(line: &str) -> LineKind {
-    // Fast path: every classified form has a colon.
-    if !line.as_bytes().contains(&b':') {
-        return LineKind::Other;
+    // One pass over the colons (V=1 command lines are long but have few of them): every
+    // tool message has the form `<where>: <kind>…`, plus a few forms at the start of the line.
+    let mut kind = LineKind::Other;
+    for (i, _) in line.match_indices(':') {
+        let rest = &line[i..];
+        if rest.starts_with(": *** ") {
+            return LineKind::Make;
+        }
+        if rest.starts_with(": error:")
+            || rest.starts_with(": fatal error:")
+            || rest.starts_with(": Error: ")
+            || rest.starts_with(": undefined reference to ")
+        {
+            kind = LineKind::Error;
+        } else if kind == LineKind::Other
+            && (rest.starts_with(": warning:") || rest.starts_with(": Warning: "))
+        {
+            kind = LineKind::Warning;
+        }
     }
-    if line.contains(": *** ") {
-        return LineKind::Make;
+    if kind == LineKind::Other {
+        if line.starts_with("error:")
+            || line.starts_with("fatal error:")
+            || line.starts_with("ERROR:")
+        {
+            kind = LineKind::Error;
+        } else if line.starts_with("warning:") || line.starts_with("WARNING:") {
+            kind = LineKind::Warning;
+        }
     }
-    if line.contains(": error:")
-        || line.contains(": fatal error:")
-        || line.starts_with("error:")
-        || line.starts_with("fatal error:")
-        || line.contains(": Error: ")
-        || line.starts_with("ERROR:")
-        || line.contains("undefined reference to ")
-    {
-        return LineKind::Error;
-    }
-    if line.contains(": warning:")
-        || line.starts_with("warning:")
-        || line.contains(": Warning: ")
-        || line.starts_with("WARNING:")
-    {
-        return LineKind::Warning;
-    }
-    LineKind::Other
+    kind
 }
 
 /// Lines of context kept before an error line.

@@ -29,6 +29,9 @@ use nix::unistd::Pid;
 use crate::outcome::Status;
 use crate::output::{self, Collected, LineCallback, LogFile, ReaderContext, SharedLog, Stream};
 
+/// The capacity asked for the output pipes.
+const PIPE_SIZE: i32 = 1 << 20;
+
 /// How often the interrupt flag is polled while the child runs.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -168,6 +171,17 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
     });
     let (done_tx, readers_done) = mpsc::channel();
     let mut collectors = Vec::with_capacity(2);
+    // A larger pipe lets a chatty make (V=1) run ahead of the reader instead of blocking
+    // every 64 KiB. Best effort: the size is capped by /proc/sys/fs/pipe-max-size.
+    for fd in [
+        child.stdout.as_ref().map(std::os::fd::AsFd::as_fd),
+        child.stderr.as_ref().map(std::os::fd::AsFd::as_fd),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    }
     let pipes: [(Option<Box<dyn io::Read + Send>>, Stream); 2] = [
         (
             child
