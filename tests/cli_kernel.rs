@@ -311,3 +311,51 @@ fn ctrl_c_stops_the_whole_build() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn prepare_a_real_linux_tree() {
+    let src = std::env::var_os("KFORGE_LINUX_SRC").unwrap_or_else(|| {
+        panic!(
+            "KFORGE_LINUX_SRC is not set: run scripts/e2e (it extracts Debian's linux-source-6.1)"
+        )
+    });
+    let work = tempfile::tempdir().unwrap();
+    let first = work.path().join("defconfig");
+    let out = run(kforge()
+        .args(["kernel", "build"])
+        .arg(&src)
+        .arg("-O")
+        .arg(&first)
+        .args(["--arch", "x86_64", "defconfig"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let build = work.path().join("build");
+    let out = run(kforge()
+        .args(["kernel", "prepare"])
+        .arg(&src)
+        .arg("--build-dir")
+        .arg(&build)
+        .arg("--config")
+        .arg(first.join(".config"))
+        .args(["--arch", "x86_64"]));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("resolved the config with olddefconfig (Linux 6.1."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("`make modules_prepare`"), "{stdout}");
+    assert!(build.join("scripts/mod/modpost").is_file());
+    let out = run(kforge()
+        .args(["kernel", "release"])
+        .arg(&src)
+        .arg("--build-dir")
+        .arg(&build));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("6.1."),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!Path::new(&src).join(".config").exists());
+}

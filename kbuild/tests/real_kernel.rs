@@ -185,3 +185,53 @@ fn object_files(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn real_oldconfig_prompts_never_hang() {
+    let src = linux_src();
+    let out = tempfile::tempdir().unwrap();
+    let tree = tree(&src, out.path());
+    tree.config_target("tinyconfig").unwrap();
+    // Drop a few symbols so that oldconfig has NEW questions to ask.
+    let config = out.path().join(".config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let trimmed: String = text
+        .lines()
+        .filter(|l| {
+            !l.contains("CONFIG_PRINTK")
+                && !l.contains("CONFIG_BUG")
+                && !l.contains("CONFIG_MULTIUSER")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, &trimmed).unwrap();
+
+    // stdin closed: kconfig's prompt sees end-of-file; the run ends (whatever it decides)
+    // well before the timeout instead of waiting for a terminal.
+    let mut make = tree.make(["oldconfig"]);
+    make.timeout(Duration::from_secs(300));
+    let closed = make.run();
+    if let Err(err) = &closed {
+        assert!(
+            !matches!(err, kforge_kbuild::make::Error::TimedOut { .. }),
+            "oldconfig hung on a closed stdin: {err}"
+        );
+    }
+
+    // Default answers: every question takes its default, as `yes "" | make oldconfig`.
+    std::fs::write(&config, &trimmed).unwrap();
+    let mut make = tree.make(["oldconfig"]);
+    make.timeout(Duration::from_secs(300))
+        .answer_prompts_with_defaults(true)
+        .capture_stdout(true);
+    let answered = make.run().unwrap();
+    assert!(
+        answered.stdout.iter().any(|l| l.contains("(NEW)")),
+        "oldconfig asked nothing: {:?}",
+        answered.stdout
+    );
+    let resolved = std::fs::read_to_string(&config).unwrap();
+    assert!(resolved.contains("CONFIG_PRINTK") && resolved.contains("CONFIG_MULTIUSER"));
+    assert_source_tree_untouched(&src);
+}
