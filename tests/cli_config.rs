@@ -265,9 +265,15 @@ fn verify_with_kernel_src_names_definitions() {
         "CONFIG_MODULES=y\n# CONFIG_KVM is not set\n",
     )
     .unwrap();
+    fs::create_dir_all(src.join("arch/arm64")).unwrap();
+    fs::write(
+        src.join("arch/arm64/Kconfig"),
+        "config ARM64_ONLY\n\tbool\n",
+    )
+    .unwrap();
     fs::write(
         dir.path().join("req.config"),
-        "CONFIG_KVM_INTEL=y\nCONFIG_NOT_A_SYMBOL=y\n",
+        "CONFIG_KVM_INTEL=y\nCONFIG_NOT_A_SYMBOL=y\nCONFIG_ARM64_ONLY=y\n",
     )
     .unwrap();
     let o = kforge(
@@ -294,6 +300,11 @@ fn verify_with_kernel_src_names_definitions() {
         text.contains("no Kconfig file of this kernel defines it"),
         "{text}"
     );
+    assert!(
+        text.contains("only other architectures define it"),
+        "{text}"
+    );
+    assert!(text.contains("defined at arch/arm64/Kconfig:1"), "{text}");
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct SymbolDefinition {
 #[derive(Debug, Clone, Default)]
 pub struct KconfigIndex {
     symbols: HashMap<String, SymbolDefinition>,
+    /// Symbols defined only under `arch/<another architecture>/`.
+    other_arch: HashMap<String, SymbolDefinition>,
 }
 
 /// Reading the Kconfig files failed.
@@ -38,12 +40,15 @@ pub struct IndexError {
 
 impl KconfigIndex {
     /// Index every `Kconfig*` file under `root`. With `srcarch` (`x86`, `arm64`, …) only that
-    /// directory of `arch/` is read, as the kernel does.
+    /// directory of `arch/` counts, as for the kernel; symbols of the other architectures are
+    /// kept apart ([`KconfigIndex::other_arch`]) to tell "not for this architecture" from "does
+    /// not exist".
     pub fn build(root: &Path, srcarch: Option<&str>) -> Result<KconfigIndex, IndexError> {
         let _span = tracing::debug_span!("kconfig_index", root = %root.display()).entered();
         let mut index = KconfigIndex::default();
-        let mut stack = vec![root.to_path_buf()];
-        while let Some(dir) = stack.pop() {
+        let mut other = KconfigIndex::default();
+        let mut stack = vec![(root.to_path_buf(), false)];
+        while let Some((dir, foreign)) = stack.pop() {
             let entries = fs::read_dir(&dir).map_err(|source| IndexError {
                 path: dir.clone(),
                 source,
@@ -64,13 +69,9 @@ impl KconfigIndex {
                     if name.starts_with('.') {
                         continue;
                     }
-                    if let Some(arch) = srcarch
-                        && dir == root.join("arch")
-                        && name != arch
-                    {
-                        continue;
-                    }
-                    stack.push(path);
+                    let foreign = foreign
+                        || srcarch.is_some_and(|arch| dir == root.join("arch") && name != arch);
+                    stack.push((path, foreign));
                 } else if kind.is_file() && name.starts_with("Kconfig") {
                     files.push(path);
                 }
@@ -82,7 +83,16 @@ impl KconfigIndex {
                     Err(source) => return Err(IndexError { path: file, source }),
                 };
                 let rel = file.strip_prefix(root).unwrap_or(&file).to_path_buf();
-                index.add_file(&rel, &text);
+                if foreign {
+                    other.add_file(&rel, &text);
+                } else {
+                    index.add_file(&rel, &text);
+                }
+            }
+        }
+        for (name, def) in other.symbols {
+            if !index.symbols.contains_key(&name) {
+                index.other_arch.insert(name, def);
             }
         }
         tracing::debug!(symbols = index.symbols.len(), "indexed Kconfig");
@@ -141,6 +151,11 @@ impl KconfigIndex {
         self.symbols.get(symbol)
     }
 
+    /// The definition of a symbol that only other architectures have.
+    pub fn other_arch(&self, symbol: &str) -> Option<&SymbolDefinition> {
+        self.other_arch.get(symbol)
+    }
+
     /// Number of symbols defined.
     pub fn len(&self) -> usize {
         self.symbols.len()
@@ -171,5 +186,44 @@ mod tests {
         );
         assert!(index.get("OTHER").unwrap().depends_on.is_empty());
         assert!(index.get("X").is_none());
+    }
+
+    #[test]
+    fn build_separates_other_architectures() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            ("Kconfig", "config MODULES\n\tbool \"Modules\"\n"),
+            ("arch/x86/Kconfig", "config X86_64\n\tdef_bool y\n"),
+            (
+                "arch/arm64/Kconfig",
+                "config ARM64_VA_BITS_48\n\tbool\nconfig MODULES\n\tbool\n",
+            ),
+            (
+                "drivers/net/Kconfig.debug",
+                "menuconfig NET_DEBUG\n\tbool\n\tdepends on DEBUG_KERNEL\n",
+            ),
+            (".git/Kconfig", "config HIDDEN\n"),
+        ] {
+            std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            std::fs::write(root.join(path), text).unwrap();
+        }
+        let index = KconfigIndex::build(root, Some("x86")).unwrap();
+        assert_eq!(index.len(), 3);
+        assert_eq!(
+            index.get("X86_64").unwrap().file,
+            Path::new("arch/x86/Kconfig")
+        );
+        assert_eq!(index.get("MODULES").unwrap().file, Path::new("Kconfig"));
+        assert_eq!(
+            index.get("NET_DEBUG").unwrap().depends_on,
+            vec!["DEBUG_KERNEL"]
+        );
+        assert!(index.get("ARM64_VA_BITS_48").is_none());
+        assert_eq!(index.other_arch("ARM64_VA_BITS_48").unwrap().line, 1);
+        assert!(index.other_arch("MODULES").is_none());
+        assert!(index.get("HIDDEN").is_none());
+        let all = KconfigIndex::build(root, None).unwrap();
+        assert!(all.get("ARM64_VA_BITS_48").is_some());
     }
 }

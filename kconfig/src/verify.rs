@@ -38,6 +38,8 @@ pub enum LossReason {
     Absent,
     /// Absent, and the kernel's Kconfig files do not define the symbol at all.
     UnknownSymbol,
+    /// Absent, and only other architectures' Kconfig files define the symbol.
+    OtherArchitecture,
     /// Present but `is not set`: a dependency is not met or a `choice` picked another option.
     NotSet,
     /// `=m` requested but `=y`: another option `select`s it, or it is a `bool`.
@@ -81,6 +83,9 @@ impl LossReason {
                 "symbol absent from final .config: no Kconfig file of this kernel defines it \
                  (renamed or removed in this version?)"
                     .to_string()
+            }
+            LossReason::OtherArchitecture => {
+                "symbol absent from final .config: only other architectures define it".to_string()
             }
             LossReason::NotSet => {
                 "a dependency is not met (or a choice selected another option)".to_string()
@@ -313,6 +318,15 @@ impl Verification {
         for lost in &mut self.lost {
             lost.definition = index.get(&lost.symbol).cloned();
             lost.dependencies.clear();
+            if lost.definition.is_none()
+                && let Some(def) = index.other_arch(&lost.symbol)
+            {
+                lost.definition = Some(def.clone());
+                if lost.reason == LossReason::Absent {
+                    lost.reason = LossReason::OtherArchitecture;
+                }
+                continue;
+            }
             match &lost.definition {
                 None if lost.reason == LossReason::Absent => {
                     lost.reason = LossReason::UnknownSymbol
