@@ -159,6 +159,31 @@ fn prepare_on_an_old_tree_answers_prompts_and_uses_prepare_scripts() {
 }
 
 #[test]
+fn prepare_can_be_told_how_to_resolve() {
+    let src = tempfile::tempdir().unwrap();
+    fake_tree(src.path(), 6, 1, 0);
+    let build = src.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join(".config"), "CONFIG_X=y\n").unwrap();
+    let out = run(kforge()
+        .args(["kernel", "prepare"])
+        .arg(src.path())
+        .arg("--build-dir")
+        .arg(&build)
+        .args(["--resolve-with", "oldconfig-defaults"]));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "resolved the config with oldconfig (every prompt answered with its default)"
+        ),
+        "{stdout}"
+    );
+    let log = std::fs::read_to_string(build.join("kforge-logs/oldconfig.log")).unwrap();
+    assert!(log.contains("ran oldconfig []"), "{log}");
+}
+
+#[test]
 fn prepare_explains_missing_inputs() {
     let src = tempfile::tempdir().unwrap();
     fake_tree(src.path(), 6, 1, 0);

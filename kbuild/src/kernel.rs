@@ -525,7 +525,16 @@ impl KernelTree {
     /// `oldconfig` with every prompt answered by its default.
     pub fn olddefconfig(&self) -> Result<ConfigResolution, Error> {
         let kernel = self.version()?;
-        let strategy = kernel.resolve_strategy();
+        self.resolve_config_with(kernel.resolve_strategy())
+    }
+
+    /// Resolve the `.config` with an explicit strategy (e.g. a vendor tree whose Makefile
+    /// version does not tell its Kconfig era).
+    pub fn resolve_config_with(
+        &self,
+        strategy: ResolveStrategy,
+    ) -> Result<ConfigResolution, Error> {
+        let kernel = self.version()?;
         tracing::info!(%kernel, %strategy, "resolving the config");
         let mut make = self.make([strategy.target()]);
         if strategy == ResolveStrategy::OldconfigWithDefaults {

@@ -254,3 +254,20 @@ fn a_failing_step_keeps_the_make_failure() {
         "{err}"
     );
 }
+
+#[test]
+fn an_explicit_strategy_overrides_the_era() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    let out = dir.path().join("o");
+    let mut tree = KernelTree::new(dir.path());
+    tree.build_dir(&out);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    tree.on_line(move |l| sink.lock().unwrap().push(l.text.to_owned()));
+    let resolved = tree
+        .resolve_config_with(ResolveStrategy::OldconfigWithDefaults)
+        .unwrap();
+    assert_eq!(resolved.strategy, ResolveStrategy::OldconfigWithDefaults);
+    assert!(lines.lock().unwrap()[0].ends_with("ran oldconfig answers [][]"));
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use kforge_kbuild::{
     ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome, Reproducible,
+    ResolveStrategy,
 };
 
 use super::Output;
@@ -73,6 +74,30 @@ pub struct PrepareArgs {
     /// kept as .config.old).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Resolve with this target instead of the one the kernel's version implies.
+    #[arg(long, value_enum, value_name = "HOW")]
+    resolve_with: Option<ResolveWith>,
+}
+
+/// An explicit config resolution.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ResolveWith {
+    /// `make olddefconfig` (Linux 3.7+).
+    Olddefconfig,
+    /// `make oldnoconfig` (Linux 2.6.36–3.6).
+    Oldnoconfig,
+    /// `make oldconfig` with every prompt answered by its default (`yes "" | make oldconfig`).
+    OldconfigDefaults,
+}
+
+impl From<ResolveWith> for ResolveStrategy {
+    fn from(how: ResolveWith) -> ResolveStrategy {
+        match how {
+            ResolveWith::Olddefconfig => ResolveStrategy::Olddefconfig,
+            ResolveWith::Oldnoconfig => ResolveStrategy::Oldnoconfig,
+            ResolveWith::OldconfigDefaults => ResolveStrategy::OldconfigWithDefaults,
+        }
+    }
 }
 
 /// `kforge kernel build`.
@@ -210,7 +235,10 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let resolution = tree.olddefconfig()?;
+    let resolution = match args.resolve_with {
+        Some(how) => tree.resolve_config_with(how.into())?,
+        None => tree.olddefconfig()?,
+    };
     if !out.quiet && !out.json {
         println!(
             "resolved the config with {} (Linux {}) in {:.1}s",
