@@ -30,7 +30,7 @@ pub struct Installed {
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// The build directory could not be created.
-    #[error("cannot create build directory {path}: {source}")]
+    #[error("cannot create build directory {path}")]
     CreateDir {
         /// The directory.
         path: PathBuf,
@@ -38,7 +38,7 @@ pub enum InstallError {
         source: io::Error,
     },
     /// The previous `.config` could not be kept as `.config.old`.
-    #[error("cannot keep the previous {path} as .config.old: {source}")]
+    #[error("cannot keep the previous {path} as .config.old")]
     KeepOld {
         /// The previous `.config`.
         path: PathBuf,
@@ -46,7 +46,7 @@ pub enum InstallError {
         source: io::Error,
     },
     /// Writing the new `.config` failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         /// The `.config`.
         path: PathBuf,

@@ -107,7 +107,7 @@ pub struct ParseError {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -129,7 +129,7 @@ pub enum ReadError {
 
 /// Writing a `.config` file failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source}")]
+#[error("cannot write {path}")]
 pub struct WriteError {
     /// The file.
     pub path: PathBuf,

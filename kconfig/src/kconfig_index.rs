@@ -30,7 +30,7 @@ pub struct KconfigIndex {
 
 /// Reading the Kconfig files failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read Kconfig files under {path}: {source}")]
+#[error("cannot read Kconfig files under {path}")]
 pub struct IndexError {
     /// The file or directory.
     pub path: PathBuf,

@@ -62,7 +62,7 @@ pub enum RunningError {
         tried: Vec<Attempt>,
     },
     /// A candidate file was found but is not a valid configuration.
-    #[error("{path} is not a valid kernel configuration: {source}")]
+    #[error("{path} is not a valid kernel configuration")]
     Invalid {
         /// The file.
         path: PathBuf,

@@ -229,7 +229,7 @@ impl fmt::Display for CleanCheck {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The top Makefile could not be read.
-    #[error("{path} is not a kernel source tree: cannot read its top Makefile: {source}")]
+    #[error("cannot read the top Makefile {path}; is this directory a kernel source tree?")]
     NoMakefile {
         /// The Makefile path.
         path: PathBuf,
@@ -253,7 +253,7 @@ pub enum CleanError {
     #[error("the build directory {0} is the source tree itself; choose a separate O= directory")]
     BuildDirIsTree(PathBuf),
     /// A file operation failed; the plan stopped at this step (earlier steps are done).
-    #[error("{action} failed: {source}")]
+    #[error("{action} failed")]
     Io {
         /// The step that failed.
         action: String,

@@ -82,9 +82,14 @@ fn invalid_content_names_the_file_and_line() {
         .release("x")
         .locate()
         .unwrap_err();
-    let text = err.to_string();
     assert!(
-        text.contains("config.gz:2: invalid value for CONFIG_B"),
-        "{text}"
+        err.to_string()
+            .ends_with("config.gz is not a valid kernel configuration"),
+        "{err}"
+    );
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        cause.contains("config.gz:2: invalid value for CONFIG_B"),
+        "{cause}"
     );
 }

@@ -158,7 +158,7 @@ fn open_errors_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let err = SourceTree::open(dir.path()).unwrap_err();
     assert!(
-        err.to_string().contains("is not a kernel source tree"),
+        err.to_string().contains("is this directory a kernel source tree?"),
         "{err}"
     );
     fs::write(dir.path().join("Makefile"), "all:\n\ttrue\n").unwrap();
