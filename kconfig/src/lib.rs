@@ -65,6 +65,6 @@ pub use tree::{
 };
 pub use value::{Prefix, Value};
 pub use verify::{
-    ChangeKind, LossReason, Lost, Mode, UnrequestedChange, Verification, VerifyError, verify,
-    verify_with_base,
+    ChangeKind, DependencyValue, LossReason, Lost, Mode, UnrequestedChange, Verification,
+    VerifyError, verify, verify_with_base,
 };

@@ -126,7 +126,16 @@ pub struct Lost {
     pub definition: Option<SymbolDefinition>,
     /// Every symbol named in those `depends on` lines, with its value in the final `.config`
     /// (`None`: absent), so the unmet one stands out.
-    pub dependencies: Vec<(String, Option<Value>)>,
+    pub dependencies: Vec<DependencyValue>,
+}
+
+/// A symbol named in a lost symbol's `depends on`, with its value in the final `.config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyValue {
+    /// Symbol name without the prefix.
+    pub symbol: String,
+    /// Its value in the final `.config` (`None`: absent).
+    pub value: Option<Value>,
 }
 
 /// How an unrequested symbol differs between the base and the final `.config`.
@@ -335,9 +344,11 @@ impl Verification {
                 Some(def) => {
                     for expr in &def.depends_on {
                         for name in expression_symbols(expr) {
-                            if !lost.dependencies.iter().any(|(n, _)| n == name) {
-                                lost.dependencies
-                                    .push((name.to_string(), final_config.get(name).cloned()));
+                            if !lost.dependencies.iter().any(|d| d.symbol == name) {
+                                lost.dependencies.push(DependencyValue {
+                                    symbol: name.to_string(),
+                                    value: final_config.get(name).cloned(),
+                                });
                             }
                         }
                     }
@@ -446,10 +457,10 @@ impl fmt::Display for Verification {
                         let values: Vec<String> = lost
                             .dependencies
                             .iter()
-                            .map(|(n, v)| match v {
-                                Some(Value::No) => format!("{p}{n} is not set"),
-                                Some(v) => format!("{p}{n}{v}"),
-                                None => format!("{p}{n} absent"),
+                            .map(|d| match &d.value {
+                                Some(Value::No) => format!("{p}{} is not set", d.symbol),
+                                Some(v) => format!("{p}{}{v}", d.symbol),
+                                None => format!("{p}{} absent", d.symbol),
                             })
                             .collect();
                         writeln!(
@@ -656,11 +667,15 @@ mod tests {
         v.explain_with(&index, &fin);
         assert_eq!(v.lost[0].reason, LossReason::Absent);
         assert_eq!(
-            v.lost[0].dependencies,
+            v.lost[0]
+                .dependencies
+                .iter()
+                .map(|d| (d.symbol.as_str(), d.value.clone()))
+                .collect::<Vec<_>>(),
             vec![
-                ("VIRTUALIZATION".to_string(), None),
-                ("KVM".to_string(), Some(Value::No)),
-                ("IA32_FEAT_CTL".to_string(), None)
+                ("VIRTUALIZATION", None),
+                ("KVM", Some(Value::No)),
+                ("IA32_FEAT_CTL", None)
             ]
         );
         assert_eq!(v.lost[1].reason, LossReason::UnknownSymbol);
