@@ -478,6 +478,15 @@ pub enum SetValError {
     Edit(EditError),
 }
 
+impl std::str::FromStr for Config {
+    type Err = ParseError;
+
+    /// [`Config::parse`].
+    fn from_str(text: &str) -> Result<Config, ParseError> {
+        Config::parse(text)
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config::new()
