@@ -1,0 +1,361 @@
+//! Kernel steps shared by the flows: the base config (running kernel, a file, or `defconfig`),
+//! fragments merged over it, the out-of-tree build directory, `olddefconfig`, the verification
+//! that every requested value landed, and make steps shown on the live status line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use kforge::kbuild::{KernelTree, Make, Outcome};
+use kforge::kconfig::{
+    BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
+};
+
+use super::{Run, shell_line, shell_quote};
+
+/// Where the base configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseConfig {
+    /// The running kernel's (`/proc/config.gz`, else `/boot/config-$(uname -r)`).
+    Running,
+    /// `make defconfig` in the build directory.
+    Defconfig,
+    /// A `.config` file.
+    File(PathBuf),
+}
+
+impl std::str::FromStr for BaseConfig {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "running" => BaseConfig::Running,
+            "defconfig" => BaseConfig::Defconfig,
+            path => BaseConfig::File(PathBuf::from(path)),
+        })
+    }
+}
+
+/// A fragment: a file, or one of the flow's built-in fragments (written into the output
+/// directory so the user can read and reuse it).
+#[derive(Debug, Clone)]
+pub enum FragmentSpec {
+    /// A file given on the command line.
+    File(PathBuf),
+    /// A built-in fragment: file name and text.
+    Builtin(&'static str, &'static str),
+}
+
+/// The kernel part of a flow: source tree, build directory, arch, fragments.
+#[derive(Debug, Clone)]
+pub struct KernelPlan {
+    /// The extracted source tree.
+    pub src: PathBuf,
+    /// The out-of-tree build directory (`O=`).
+    pub build: PathBuf,
+    /// `ARCH=`.
+    pub arch: String,
+    /// The base config.
+    pub base: BaseConfig,
+    /// Fragments, in order.
+    pub fragments: Vec<FragmentSpec>,
+    /// Strict (fail) or warn when a requested value did not land.
+    pub verify_mode: Mode,
+    /// Move a stray `.config` out of the source tree instead of failing.
+    pub fix_tree: bool,
+    /// Where the base, fragments and merged config are saved.
+    pub config_dir: PathBuf,
+}
+
+impl KernelPlan {
+    /// A [`KernelTree`] over the plan's directories with the run's logs, jobs, interrupt flag
+    /// and status line.
+    pub fn tree(&self, run: &Run) -> KernelTree {
+        let mut tree = KernelTree::new(&self.src);
+        tree.build_dir(&self.build)
+            .arch(&self.arch)
+            .log_dir(&run.logs)
+            .interrupt(Arc::clone(&run.interrupt))
+            .on_line(run.ui.line_callback());
+        if let Some(jobs) = run.common.jobs {
+            tree.jobs(jobs);
+        }
+        tree
+    }
+
+    /// The shell command of a make step over this tree.
+    pub fn command(&self, run: &Run, targets: &[&str], vars: &[(&str, &str)]) -> String {
+        let mut make = self.tree(run).make(targets.iter().copied());
+        for (k, v) in vars {
+            make.var(*k, *v);
+        }
+        shell_line(make.command_line())
+    }
+
+    /// The planned commands of the config step.
+    pub fn config_commands(&self, run: &Run) -> Vec<String> {
+        let dir = shell_quote(&self.config_dir.display().to_string());
+        let build = shell_quote(&self.build.display().to_string());
+        let mut commands = vec![format!("mkdir -p {dir} {build}")];
+        match &self.base {
+            BaseConfig::Running => commands.push(format!(
+                "{{ zcat /proc/config.gz || cat /boot/config-$(uname -r); }} > {dir}/base.config"
+            )),
+            BaseConfig::Defconfig => {
+                commands.push(self.command(run, &["defconfig"], &[]));
+                commands.push(format!("cp {build}/.config {dir}/base.config"));
+            }
+            BaseConfig::File(path) => commands.push(format!(
+                "cp {} {dir}/base.config",
+                shell_quote(&path.display().to_string())
+            )),
+        }
+        let names: Vec<String> = self
+            .fragments
+            .iter()
+            .map(|f| match f {
+                FragmentSpec::File(p) => shell_quote(&p.display().to_string()),
+                FragmentSpec::Builtin(name, _) => format!("{dir}/{name}"),
+            })
+            .collect();
+        commands.push(format!(
+            "{} -m -O {build} {dir}/base.config {}   # kforge merges the same way into {dir}/merged.config",
+            shell_quote(
+                &self
+                    .src
+                    .join("scripts/kconfig/merge_config.sh")
+                    .display()
+                    .to_string()
+            ),
+            names.join(" ")
+        ));
+        commands
+    }
+
+    /// Step: base config, fragments merged over it, tree cleanliness for `O=`, and the merged
+    /// config installed into the build directory. Returns what was requested and the base.
+    pub fn configure(&self, run: &mut Run) -> Result<Configured> {
+        std::fs::create_dir_all(&self.config_dir)
+            .with_context(|| format!("creating {}", self.config_dir.display()))?;
+        // The tree must be clean for O= before any make runs in it.
+        let tree = SourceTree::open(&self.src)
+            .with_context(|| format!("{} is not a kernel source tree", self.src.display()))?;
+        let check = tree.check_clean(Some(&self.arch));
+        if !check.is_clean() {
+            if self.fix_tree {
+                let plan = tree
+                    .make_clean_for_out_of_tree(&self.build)
+                    .context("making the source tree clean for O=")?;
+                run.step_note(format!("source tree cleaned for O= without loss:\n{plan}"));
+            } else {
+                run.hint = Some(format!(
+                    "the kernel would refuse the O= build:\n{}\nfix: rerun with --fix-tree (moves a stray .config into the build directory, \
+                     loses nothing) or `kforge tree clean {}`; never `make mrproper`, which deletes the .config",
+                    check.message.clone().unwrap_or_default(),
+                    self.src.display()
+                ));
+                bail!("{check}");
+            }
+        }
+        let (mut base, base_desc) = match &self.base {
+            BaseConfig::Running => {
+                let running = Config::running().context(
+                    "reading the running kernel's config (use --config FILE or --config defconfig instead)",
+                )?;
+                let desc = format!(
+                    "running kernel {} ({})",
+                    running.release.clone().unwrap_or_default(),
+                    running.path.display()
+                );
+                (running.config, desc)
+            }
+            BaseConfig::File(path) => (
+                Config::read(path).with_context(|| format!("reading --config {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            BaseConfig::Defconfig => {
+                run.ui.start_status("defconfig");
+                let outcome = self.tree(run).config_target("defconfig")?;
+                run.set_log(outcome.log_file.clone());
+                let config = BuildDir::new(&self.build).read_config()?;
+                (config, format!("make defconfig ({} {})", self.arch, tree.version()))
+            }
+        };
+        let base_path = self.config_dir.join("base.config");
+        base.write(&base_path)?;
+        base.set_origin(&base_path);
+        let mut fragments = Vec::new();
+        for spec in &self.fragments {
+            let fragment = match spec {
+                FragmentSpec::File(path) => Fragment::read(path)
+                    .with_context(|| format!("reading the fragment {}", path.display()))?,
+                FragmentSpec::Builtin(name, text) => {
+                    let path = self.config_dir.join(name);
+                    super::write_atomic(&path, text.as_bytes())?;
+                    Fragment::read(&path)?
+                }
+            };
+            fragments.push(fragment);
+        }
+        let merged = merge(&base, &fragments);
+        for o in &merged.overrides {
+            run.step_note(format!("{o}"));
+        }
+        let merged_path = self.config_dir.join("merged.config");
+        merged.config.write(&merged_path)?;
+        let installed = BuildDir::new(&self.build).install_config(&merged.config)?;
+        run.step_note(format!(
+            "base: {base_desc}; {} fragment(s), {} value(s) requested; installed {}",
+            fragments.len(),
+            merged.requested.len(),
+            installed.path.display()
+        ));
+        run.set_commands({
+            let mut c = self.config_commands(run);
+            c.pop();
+            c.push(format!(
+                "cp {} {}/.config   # the merged config kforge installed",
+                shell_quote(&merged_path.display().to_string()),
+                shell_quote(&self.build.display().to_string())
+            ));
+            c
+        });
+        run.record.config = Some(serde_json::json!({
+            "base": base_desc,
+            "base_file": base_path,
+            "fragments": fragments.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>(),
+            "merge": merged.report(&base, &fragments),
+            "merged_file": merged_path,
+            "build_config": installed.path,
+        }));
+        Ok(Configured {
+            requested: merged.requested,
+            base,
+            fragments_text: fragments
+                .iter()
+                .map(|f| f.path().display().to_string())
+                .collect(),
+        })
+    }
+
+    /// Step: `make olddefconfig` (or the era's equivalent) in the build directory.
+    pub fn olddefconfig(&self, run: &mut Run) -> Result<()> {
+        run.ui.start_status("olddefconfig");
+        let resolved = self.tree(run).olddefconfig()?;
+        run.set_log(resolved.outcome.log_file.clone());
+        run.set_commands(vec![shell_line(&resolved.outcome.command)]);
+        run.step_note(format!(
+            "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
+            resolved.kernel, resolved.strategy
+        ));
+        Ok(())
+    }
+
+    /// Step: every requested value must be in the final `.config`.
+    pub fn verify(&self, run: &mut Run, configured: &Configured) -> Result<()> {
+        let final_config = BuildDir::new(&self.build).read_config()?;
+        let mut report = verify_with_base(&configured.requested, &configured.base, &final_config);
+        if !report.all_landed()
+            && let Ok(index) =
+                KconfigIndex::build(&self.src, Some(&kforge::kconfig::srcarch(&self.arch)))
+        {
+            report.explain_with(&index, &final_config);
+        }
+        let build_config = shell_quote(&self.build.join(".config").display().to_string());
+        run.set_commands(
+            configured
+                .requested
+                .iter()
+                .map(|a| {
+                    format!(
+                        "grep -qxF {} {build_config}",
+                        shell_quote(&final_config.format_assignment(&a.symbol, &a.value))
+                    )
+                })
+                .collect(),
+        );
+        let text = report.to_string();
+        run.set_verification_text(text.clone());
+        if let Some(config) = run.record.config.as_mut() {
+            config["verification"] = serde_json::to_value(&report)?;
+        }
+        let modules_lost = report
+            .lost
+            .iter()
+            .any(|l| l.reason == LossReason::ModulesDisabled);
+        run.step_note(format!(
+            "{} of {} requested values landed",
+            report.landed, report.requested
+        ));
+        if modules_lost {
+            run.hint = Some(
+                "the base config has CONFIG_MODULES off, so no =m value can land: add \
+                 CONFIG_MODULES=y to a fragment (the built-in KVM fragment does)"
+                    .into(),
+            );
+        }
+        match report.enforce(self.verify_mode) {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                run.ui.error(text);
+                bail!(
+                    "{} requested value(s) did not land in {} (see the verification above)",
+                    err.0.lost.len(),
+                    self.build.join(".config").display()
+                )
+            }
+        }
+    }
+
+    /// Step: prepare the build directory for external modules (`modules_prepare`, or
+    /// `prepare scripts` on trees without it).
+    pub fn modules_prepare(&self, run: &mut Run) -> Result<()> {
+        run.ui.start_status("modules_prepare");
+        let prepared = self.tree(run).prepare_for_external_modules()?;
+        run.set_log(prepared.outcome.log_file.clone());
+        run.set_commands(vec![shell_line(&prepared.outcome.command)]);
+        Ok(())
+    }
+
+    /// Step: `make M=<dir> modules` with `dir` relative to the source tree, so the objects
+    /// land in the build directory (an absolute `M=` would write into the source tree).
+    pub fn modules(&self, run: &mut Run, dir: &str) -> Result<Outcome> {
+        run.ui.start_status(&format!("M={dir} modules"));
+        let mut make: Make = self.tree(run).make(["modules"]);
+        make.var("M", dir);
+        let outcome = make.run()?;
+        run.set_log(outcome.log_file.clone());
+        run.set_commands(vec![shell_line(&outcome.command)]);
+        Ok(outcome)
+    }
+
+    /// The `.ko` files built in the build directory's `dir`.
+    pub fn built_modules(&self, dir: &str) -> Vec<PathBuf> {
+        let mut kos: Vec<PathBuf> = std::fs::read_dir(self.build.join(dir))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "ko"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kos.sort();
+        kos
+    }
+}
+
+/// What the config step handed to the verification.
+pub struct Configured {
+    /// Every requested value with its fragment line.
+    pub requested: kforge::kconfig::Requested,
+    /// The base config.
+    pub base: Config,
+    /// The fragments' paths.
+    pub fragments_text: Vec<String>,
+}
+
+/// Whether `log` holds modpost's warning about a missing `Module.symvers`.
+pub fn modpost_symvers_warning(log: Option<&Path>) -> bool {
+    log.and_then(|p| std::fs::read(p).ok())
+        .is_some_and(|b| String::from_utf8_lossy(&b).contains("Module.symvers is missing"))
+}

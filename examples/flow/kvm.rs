@@ -1,0 +1,480 @@
+//! The KVM HOWTO ("Quick HOWTO for building Qumranet's KVM", January 2008) as a flow.
+//!
+//! ```text
+//! tar xzf linux-2.6.23.tar.gz                              -> fetch + verify + extract
+//! cp /boot/config-2.6.23 .config                           -> running config + KVM fragment,
+//! make oldconfig prepare scripts                              olddefconfig + verify in O=,
+//!                                                             modules_prepare
+//! (KVM's kernel modules)                                   -> make O=… M=arch/x86/kvm modules
+//! aptitude install gcc-3.4                                 -> select the compiler by requirement
+//! ./configure --qemu-cc=gcc-3.4 --kerneldir=… --prefix=…   -> ./configure
+//! make all install                                         -> make all install
+//! ```
+//!
+//! Modern mode (the default) builds today's in-tree KVM modules (`kvm.ko`, `kvm-intel.ko`,
+//! `kvm-amd.ko`) from a Linux tarball, by default Debian's `linux-source-6.1`. HOWTO mode keeps
+//! the 2008 sources, URLs and versions.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use kforge::kbuild::{Configure, Make};
+use kforge::kconfig::Mode;
+use kforge::toolchain::{Discovery, Requirement, Selection};
+
+use super::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
+use super::{Artifact, Common, CompilerRecord, PlannedStep, Run, archive_stem, shell_line};
+
+/// The HOWTO's kernel.
+pub const HOWTO_KERNEL_URL: &str = "https://www.kernel.org/pub/linux/kernel/v2.6/linux-2.6.23.tar.gz";
+/// The HOWTO's KVM snapshot.
+pub const HOWTO_USERLAND_URL: &str =
+    "https://downloads.sourceforge.net/project/kvm/kvm/snapshots/kvm-snapshot-20080117.tar.gz";
+/// Debian's packaged Linux 6.1 sources (`apt-get install linux-source-6.1`).
+pub const MODERN_KERNEL_URL: &str = "file:///usr/src/linux-source-6.1.tar.xz";
+/// The HOWTO's compiler requirement for QEMU's code generator.
+pub const HOWTO_CC_REQUIREMENT: &str = "gcc >=3.2, <4";
+
+/// The KVM fragment. The HOWTO builds KVM as modules; `CONFIG_MODULES=y` is there because a
+/// running kernel built without module support (as many VM and container kernels are) turns
+/// every `=m` into nothing.
+pub const KVM_FRAGMENT: &str = "\
+# KVM as modules, as the HOWTO builds them.
+# MODULES=y: without it Kconfig cannot build anything as a module and every =m below is lost.
+CONFIG_MODULES=y
+CONFIG_VIRTUALIZATION=y
+CONFIG_KVM=m
+CONFIG_KVM_INTEL=m
+CONFIG_KVM_AMD=m
+";
+
+/// Which era's sources and steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvmMode {
+    /// Today's kernel with in-tree KVM (`M=arch/x86/kvm`), QEMU or any userland tarball.
+    Modern,
+    /// The 2008 HOWTO: linux-2.6.23, kvm-snapshot-20080117, `--qemu-cc` with GCC 3.x.
+    Howto,
+}
+
+/// Build KVM the way the 2008 HOWTO did, on today's sources by default.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "kvm", version)]
+pub struct Args {
+    /// Which sources and steps: today's, or the HOWTO's own.
+    #[arg(long, value_enum, default_value = "modern")]
+    pub mode: KvmMode,
+    /// Kernel tarball URL (http, https or file). Default: modern Debian's linux-source-6.1,
+    /// howto linux-2.6.23 from kernel.org.
+    #[arg(long, value_name = "URL")]
+    pub kernel: Option<String>,
+    /// sha256 of the kernel tarball.
+    #[arg(long, value_name = "HEX")]
+    pub kernel_sha256: Option<String>,
+    /// Base config: `running` (/proc/config.gz or /boot/config-$(uname -r)), `defconfig`, or
+    /// a .config file.
+    #[arg(long, value_name = "running|defconfig|FILE", default_value = "running")]
+    pub config: String,
+    /// Config fragment merged over the base, in order (repeatable). Default: the built-in KVM
+    /// fragment (CONFIG_MODULES=y, CONFIG_VIRTUALIZATION=y, CONFIG_KVM=m, _INTEL=m, _AMD=m).
+    #[arg(long, value_name = "FILE")]
+    pub fragment: Vec<PathBuf>,
+    /// Report lost config values as warnings instead of failing.
+    #[arg(long)]
+    pub verify_warn_only: bool,
+    /// Move a stray .config out of the kernel source tree (into the build directory) instead
+    /// of failing the O= cleanliness check.
+    #[arg(long)]
+    pub fix_tree: bool,
+    /// ARCH for the kernel (always passed explicitly: a bare x86 tinyconfig is 32-bit).
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// Module directory built with M= (relative to the kernel tree). Default: modern
+    /// arch/x86/kvm; howto none (the snapshot builds its own modules).
+    #[arg(long, value_name = "DIR")]
+    pub modules: Option<String>,
+    /// Skip the M= module build.
+    #[arg(long)]
+    pub no_modules: bool,
+    /// Userland tarball (a kvm snapshot or QEMU): configure, make, install it. Default: none
+    /// in modern mode, kvm-snapshot-20080117 in howto mode.
+    #[arg(long, value_name = "URL")]
+    pub userland: Option<String>,
+    /// sha256 of the userland tarball.
+    #[arg(long, value_name = "HEX")]
+    pub userland_sha256: Option<String>,
+    /// Compiler requirement for the userland (the HOWTO's QEMU needs GCC 3.2-3.4).
+    #[arg(long, value_name = "REQ", default_value = HOWTO_CC_REQUIREMENT)]
+    pub cc_req: String,
+    /// The configure flag naming the compiler (howto: --qemu-cc, modern: --cc).
+    #[arg(long, value_name = "FLAG")]
+    pub cc_flag: Option<String>,
+    /// Install prefix of the userland (howto: /opt/kvm-snapshot-20080117; modern:
+    /// <out>/install).
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<PathBuf>,
+    /// Extra ./configure argument (repeatable), e.g. --target-list=x86_64-softmmu.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub configure_arg: Vec<String>,
+    /// Userland make targets (default: all install).
+    #[arg(long, value_name = "TARGET")]
+    pub userland_target: Vec<String>,
+    /// Common options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+struct Settings {
+    kernel_url: String,
+    userland_url: Option<String>,
+    modules: Option<String>,
+    cc_flag: String,
+    prefix: PathBuf,
+    userland_targets: Vec<String>,
+    kernel: KernelPlan,
+    userland_dir: Option<PathBuf>,
+    out: PathBuf,
+}
+
+fn settings(args: &Args) -> Result<Settings> {
+    let howto = args.mode == KvmMode::Howto;
+    let out = args
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("kforge-kvm-out"));
+    let out = std::path::absolute(&out).unwrap_or(out);
+    let kernel_url = args.kernel.clone().unwrap_or_else(|| {
+        if howto { HOWTO_KERNEL_URL } else { MODERN_KERNEL_URL }.to_string()
+    });
+    let userland_url = args
+        .userland
+        .clone()
+        .or_else(|| howto.then(|| HOWTO_USERLAND_URL.to_string()));
+    let modules = if args.no_modules {
+        None
+    } else {
+        args.modules
+            .clone()
+            .or_else(|| (!howto).then(|| "arch/x86/kvm".to_string()))
+    };
+    let fragments = if args.fragment.is_empty() {
+        vec![FragmentSpec::Builtin("kvm.config", KVM_FRAGMENT)]
+    } else {
+        args.fragment.iter().cloned().map(FragmentSpec::File).collect()
+    };
+    let userland_dir = userland_url
+        .as_deref()
+        .map(|u| out.join("src").join(archive_stem(u)));
+    let prefix = args.prefix.clone().unwrap_or_else(|| match &userland_url {
+        Some(u) if howto => PathBuf::from("/opt").join(archive_stem(u)),
+        _ => out.join("install"),
+    });
+    let kernel = KernelPlan {
+        src: out.join("src").join(archive_stem(&kernel_url)),
+        build: out.join("linux-build"),
+        arch: args.arch.clone(),
+        base: args.config.parse::<BaseConfig>()?,
+        fragments,
+        verify_mode: if args.verify_warn_only {
+            Mode::Warn
+        } else {
+            Mode::Strict
+        },
+        fix_tree: args.fix_tree,
+        config_dir: out.join("config"),
+    };
+    Ok(Settings {
+        kernel_url,
+        userland_url,
+        modules,
+        cc_flag: args
+            .cc_flag
+            .clone()
+            .unwrap_or_else(|| if howto { "--qemu-cc" } else { "--cc" }.into()),
+        prefix,
+        userland_targets: if args.userland_target.is_empty() {
+            vec!["all".into(), "install".into()]
+        } else {
+            args.userland_target.clone()
+        },
+        kernel,
+        userland_dir,
+        out,
+    })
+}
+
+fn configure_line(s: &Settings, cc: &str, extra: &[String]) -> Vec<String> {
+    let mut line = vec![
+        "./configure".to_string(),
+        format!("{}={cc}", s.cc_flag.trim_end_matches('=')),
+        format!("--kerneldir={}", s.kernel.build.display()),
+        format!("--prefix={}", s.prefix.display()),
+    ];
+    line.extend(extra.iter().cloned());
+    line
+}
+
+fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
+    let k = &s.kernel;
+    let mut steps = Vec::new();
+    if s.userland_url.is_some() {
+        steps.push(PlannedStep::new(
+            "select-compiler",
+            &format!("Select the userland compiler by \"{}\"", args.cc_req),
+            vec![format!(
+                "# the newest C compiler on PATH satisfying \"{}\" (checked first, so a miss fails early)",
+                args.cc_req
+            )],
+        ));
+    }
+    steps.push(PlannedStep::new(
+        "fetch-kernel",
+        "Fetch, verify and extract the kernel",
+        super::fetch_commands(&s.kernel_url, args.kernel_sha256.as_deref(), &k.src),
+    ));
+    steps.push(PlannedStep::new(
+        "config",
+        "Base config + fragments, installed into the out-of-tree build directory",
+        k.config_commands(run_for_commands),
+    ));
+    steps.push(PlannedStep::new(
+        "olddefconfig",
+        "Resolve the config without prompts (the HOWTO's `make oldconfig`)",
+        vec![k.command(run_for_commands, &["olddefconfig"], &[])],
+    ));
+    steps.push(PlannedStep::new(
+        "verify-config",
+        "Verify every requested value landed",
+        vec![format!(
+            "# grep the final {}/.config for each requested value",
+            k.build.display()
+        )],
+    ));
+    steps.push(PlannedStep::new(
+        "modules-prepare",
+        "Prepare the tree for external modules (the HOWTO's `make prepare scripts`)",
+        vec![k.command(run_for_commands, &["modules_prepare"], &[])],
+    ));
+    if let Some(dir) = &s.modules {
+        steps.push(PlannedStep::new(
+            "kvm-modules",
+            &format!("Build the KVM modules (M={dir})"),
+            vec![k.command(run_for_commands, &["modules"], &[("M", dir)])],
+        ));
+    }
+    if let (Some(url), Some(dir)) = (&s.userland_url, &s.userland_dir) {
+        steps.push(PlannedStep::new(
+            "fetch-userland",
+            "Fetch, verify and extract the userland",
+            super::fetch_commands(url, args.userland_sha256.as_deref(), dir),
+        ));
+        steps.push(PlannedStep::new(
+            "configure-userland",
+            "./configure with the selected compiler, --kerneldir and --prefix",
+            vec![format!(
+                "cd {} && {}",
+                super::shell_quote(&dir.display().to_string()),
+                shell_line(configure_line(s, "<selected compiler>", &args.configure_arg))
+            )],
+        ));
+        steps.push(PlannedStep::new(
+            "make-userland",
+            &format!("make {}", s.userland_targets.join(" ")),
+            vec![shell_line(
+                userland_make(run_for_commands, dir, &s.userland_targets).command_line(),
+            )],
+        ));
+    }
+    steps
+}
+
+fn userland_make(run: &Run, dir: &std::path::Path, targets: &[String]) -> Make {
+    let mut make = Make::new(dir);
+    make.targets(targets.iter().cloned())
+        .log_file(run.logs.join("userland-make.log"))
+        .interrupt(std::sync::Arc::clone(&run.interrupt))
+        .on_line(run.ui.line_callback());
+    if let Some(jobs) = run.common.jobs {
+        make.jobs(jobs);
+    }
+    make
+}
+
+/// Run the KVM flow. Returns the summary; build.json, reproduce.sh and summary.txt are in the
+/// output directory whether it passed or failed.
+pub fn run(args: Args) -> Result<String> {
+    let s = settings(&args)?;
+    let mode = match args.mode {
+        KvmMode::Modern => "modern",
+        KvmMode::Howto => "howto",
+    };
+    let mut run = Run::new("kvm", mode, &args.common, &s.out, Vec::new())?;
+    let steps = plan(&args, &s, &run);
+    run.set_plan(steps);
+    if args.common.plan {
+        run.print_plan();
+        return Ok(String::new());
+    }
+    std::fs::create_dir_all(&run.logs)?;
+    let result = body(&args, &s, &mut run);
+    super::finish_run(&mut run, result)
+}
+
+fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
+    // 0. The compiler first: the HOWTO's GCC 3.x is missing on any current distribution, and
+    // that must not be found out after the kernel steps.
+    let cc = if s.userland_url.is_some() {
+        let requirement: Requirement = args
+            .cc_req
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--cc-req {:?}: {e}", args.cc_req))?;
+        Some(run.step("select-compiler", |run| {
+            let found = Discovery::new().run()?;
+            let chosen = Selection::new(requirement.clone())
+                .select(&found)
+                .map_err(|e| {
+                    run.hint = Some(
+                        "install a matching compiler (the line above), or pass --cc-req with a \
+                         requirement this machine meets, e.g. --cc-req 'gcc >=11'"
+                            .into(),
+                    );
+                    anyhow::anyhow!("{e}")
+                })?
+                .clone();
+            run.step_note(chosen.describe());
+            run.record.compiler = Some(CompilerRecord {
+                requirement: requirement.to_string(),
+                command: chosen.command.clone(),
+                description: chosen.describe(),
+                family: chosen.family.to_string(),
+                version: chosen.version.to_string(),
+                target: chosen.target.clone(),
+            });
+            run.set_commands(vec![format!(
+                "{} --version   # chosen for \"{requirement}\"",
+                chosen.command
+            )]);
+            Ok(chosen)
+        })?)
+    } else {
+        None
+    };
+
+    // 1. tar xzf linux-….tar.gz
+    let kernel_sha = args.kernel_sha256.clone();
+    run.step("fetch-kernel", |run| {
+        run.fetch_archive("kernel", &s.kernel_url, kernel_sha.as_deref(), &s.kernel.src)
+    })?;
+
+    // 2. cp /boot/config-… .config (into O=, never the source tree) + the KVM fragment.
+    let configured = run.step("config", |run| s.kernel.configure(run))?;
+    if s.kernel
+        .fragments
+        .iter()
+        .any(|f| matches!(f, FragmentSpec::Builtin(..)))
+    {
+        run.note(
+            "the built-in KVM fragment adds CONFIG_MODULES=y to the HOWTO's CONFIG_KVM=m, \
+             CONFIG_KVM_INTEL=m, CONFIG_KVM_AMD=m: a base config with modules off (such as this \
+             machine's running kernel) would otherwise lose every =m value, and the verification \
+             step would stop the build",
+        );
+    }
+
+    // 3. make oldconfig — without a prompt — then check what landed.
+    run.step("olddefconfig", |run| s.kernel.olddefconfig(run))?;
+    run.step("verify-config", |run| s.kernel.verify(run, &configured))?;
+
+    // 4. make prepare scripts (modules_prepare today).
+    run.step("modules-prepare", |run| s.kernel.modules_prepare(run))?;
+
+    // 5. The KVM modules.
+    if let Some(dir) = &s.modules {
+        run.step("kvm-modules", |run| {
+            let outcome = s.kernel.modules(run, dir)?;
+            let kos = s.kernel.built_modules(dir);
+            if kos.is_empty() {
+                bail!(
+                    "make M={dir} modules succeeded but left no .ko in {} (is the module =m in the final .config?)",
+                    s.kernel.build.join(dir).display()
+                );
+            }
+            for ko in &kos {
+                run.record.artifacts.push(Artifact::of(ko)?);
+            }
+            run.step_note(format!(
+                "{} module(s): {}",
+                kos.len(),
+                kos.iter()
+                    .filter_map(|k| k.file_name())
+                    .map(|n| n.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if modpost_symvers_warning(outcome.log_file.as_deref()) {
+                run.note(
+                    "modpost warned \"Module.symvers is missing\" and listed symbols as undefined: \
+                     expected after modules_prepare, which does not build vmlinux (whose export list \
+                     Module.symvers is); the modules are complete, and load into a kernel built from \
+                     the same config",
+                );
+            }
+            Ok(())
+        })?;
+    }
+
+    // 6. ./configure --qemu-cc=gcc-3.4 --kerneldir=… --prefix=…; make all install
+    if let (Some(url), Some(dir), Some(cc)) = (&s.userland_url, &s.userland_dir, &cc) {
+        let sha = args.userland_sha256.clone();
+        run.step("fetch-userland", |run| {
+            run.fetch_archive("userland", url, sha.as_deref(), dir)
+        })?;
+        run.step("configure-userland", |run| {
+            run.ui.start_status("configure");
+            let line = configure_line(s, &cc.command, &args.configure_arg);
+            let mut configure = Configure::new(dir);
+            configure
+                .args(line[1..].iter())
+                .log_file(run.logs.join("userland-configure.log"))
+                .interrupt(std::sync::Arc::clone(&run.interrupt))
+                .on_line(run.ui.line_callback());
+            let outcome = configure.run()?;
+            run.set_log(outcome.log_file.clone());
+            run.set_commands(vec![format!(
+                "cd {} && {}",
+                super::shell_quote(&dir.display().to_string()),
+                shell_line(&line)
+            )]);
+            Ok(())
+        })?;
+        run.step("make-userland", |run| {
+            run.ui
+                .start_status(&format!("make {}", s.userland_targets.join(" ")));
+            let outcome = userland_make(run, dir, &s.userland_targets).run()?;
+            run.set_log(outcome.log_file.clone());
+            run.set_commands(vec![shell_line(&outcome.command)]);
+            // What was built (targets that name files) and installed.
+            for target in &s.userland_targets {
+                for candidate in [dir.join(target), dir.join("build").join(target)] {
+                    if candidate.is_file() {
+                        run.record.artifacts.push(Artifact::of(&candidate)?);
+                    }
+                }
+            }
+            if s.userland_targets.iter().any(|t| t == "install") {
+                let installed = super::files_under(&s.prefix);
+                run.step_note(format!(
+                    "{} file(s) installed under {}",
+                    installed.len(),
+                    s.prefix.display()
+                ));
+                for file in installed.iter().take(40) {
+                    run.record.artifacts.push(Artifact::of(file)?);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The Xen HOWTO as a flow.
