@@ -274,7 +274,20 @@ impl KernelPlan {
                 .collect(),
         );
         let text = report.to_string();
-        run.set_verification_text(text.clone());
+        // The summary keeps what matters: what was lost (all of it) and how many other values
+        // moved; the full list of unrequested changes is in build.json.
+        let short = if report.all_landed() {
+            format!(
+                "all {} requested values landed in {}\n{} other value(s) changed during dependency \
+                 resolution although no fragment asked (listed in build.json)",
+                report.requested,
+                self.build.join(".config").display(),
+                report.unrequested.len()
+            )
+        } else {
+            text.clone()
+        };
+        run.set_verification_text(short);
         if let Some(config) = run.record.config.as_mut() {
             config["verification"] = serde_json::to_value(&report)?;
         }

@@ -99,6 +99,7 @@ impl Ui {
             .with_env_filter(filter)
             .with_writer(writer)
             .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .without_time()
             .try_init();
         ui
