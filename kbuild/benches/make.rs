@@ -3,7 +3,7 @@
 //! 1. Log streaming: Makefiles that print a lot (a `V=1`-style build echoing long command
 //!    lines, and a worst case where awk prints as fast as it can) through `Make` with a log
 //!    file and a line callback, against `make > /dev/null` and `make > file`.
-//! 2. A no-op rebuild of a prepared Linux 6.1 tree (`O=` dir after tinyconfig +
+//! 2. A no-op rebuild of a prepared Linux 6.1 tree (`O=` dir after defconfig +
 //!    `modules_prepare`) through `Make` against raw `make`. The tree comes from
 //!    `KFORGE_LINUX_SRC` (or the e2e cache); the build directory is kept under the target dir.
 //!
@@ -88,7 +88,7 @@ fn main() {
     };
     let out = bench_build_dir();
     prepare_tree(&src, &out);
-    let reps = 7;
+    let reps = 11;
     let jobs = kforge_kbuild::default_jobs();
     let (mut raw, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..reps {
@@ -232,7 +232,7 @@ fn bench_build_dir() -> PathBuf {
                 .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
                 .unwrap_or_else(std::env::temp_dir)
         });
-    std::path::absolute(target.join("kbuild-bench/linux-6.1-tinyconfig")).expect("absolute")
+    std::path::absolute(target.join("kbuild-bench/linux-6.1-defconfig")).expect("absolute")
 }
 
 fn prepare_tree(src: &Path, out: &Path) {
@@ -241,12 +241,12 @@ fn prepare_tree(src: &Path, out: &Path) {
         return;
     }
     println!(
-        "preparing {} (tinyconfig + modules_prepare, once)",
+        "preparing {} (defconfig + modules_prepare, once)",
         out.display()
     );
     let mut tree = KernelTree::new(src);
     tree.build_dir(out).arch("x86_64");
-    tree.config_target("tinyconfig").expect("tinyconfig");
+    tree.config_target("defconfig").expect("defconfig");
     tree.prepare_for_external_modules()
         .expect("modules_prepare");
 }
