@@ -200,7 +200,11 @@ pub(crate) fn judge(
         duration: finished.duration,
         compiler_errors: c.excerpt,
         make_errors: c.make_errors,
-        last_lines: c.tail.into_iter().collect(),
+        last_lines: c
+            .tail
+            .iter()
+            .map(|l| crate::output::report_line(l))
+            .collect(),
         log_file: finished.log_file,
         warnings: c.warnings,
         errors: c.errors,

@@ -108,6 +108,20 @@ const MAX_EXCERPT_LINES: usize = 40;
 const MAX_MAKE_LINES: usize = 20;
 /// Last lines kept per stream.
 const TAIL_LINES: usize = 12;
+/// Longest line kept in a report (a `V=1` command line can be kilobytes long).
+const MAX_REPORT_LINE: usize = 600;
+
+/// `text`, cut at [`MAX_REPORT_LINE`] bytes (on a character boundary) with a marker.
+pub(crate) fn report_line(text: &str) -> String {
+    if text.len() <= MAX_REPORT_LINE {
+        return text.to_owned();
+    }
+    let mut end = MAX_REPORT_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} […{} more bytes]", &text[..end], text.len() - end)
+}
 
 /// What one stream's reader keeps for the outcome and the failure report.
 #[derive(Debug, Default)]
@@ -135,7 +149,7 @@ impl Collected {
                 self.errors += 1;
                 if self.after_remaining > 0 {
                     if self.excerpt.len() < MAX_EXCERPT_LINES {
-                        self.excerpt.push(text.to_owned());
+                        self.excerpt.push(report_line(text));
                     }
                     self.after_remaining = CONTEXT_AFTER;
                 } else if self.error_blocks < MAX_ERROR_BLOCKS
@@ -147,17 +161,17 @@ impl Collected {
                     let skip = self.tail.len().saturating_sub(CONTEXT_BEFORE);
                     for before in self.tail.iter().skip(skip) {
                         if classify(before) != LineKind::Make {
-                            self.excerpt.push(before.clone());
+                            self.excerpt.push(report_line(before));
                         }
                     }
-                    self.excerpt.push(text.to_owned());
+                    self.excerpt.push(report_line(text));
                     self.error_blocks += 1;
                     self.after_remaining = CONTEXT_AFTER;
                 }
             }
             LineKind::Make => {
                 if self.make_errors.len() < MAX_MAKE_LINES {
-                    self.make_errors.push(text.to_owned());
+                    self.make_errors.push(report_line(text));
                 }
             }
             LineKind::Warning => {
@@ -181,7 +195,7 @@ impl Collected {
     fn push_context(&mut self, text: &str) {
         if self.after_remaining > 0 {
             if self.excerpt.len() < MAX_EXCERPT_LINES {
-                self.excerpt.push(text.to_owned());
+                self.excerpt.push(report_line(text));
             }
             self.after_remaining -= 1;
         }
@@ -415,6 +429,14 @@ mod tests {
             ]
         );
         assert_eq!(c.make_errors, vec!["make: *** [Makefile:2: a.o] Error 1"]);
+    }
+
+    #[test]
+    fn report_lines_are_cut() {
+        let long = format!("gcc {}", "é".repeat(1000));
+        let cut = report_line(&long);
+        assert!(cut.len() < 700 && cut.ends_with("more bytes]"), "{cut}");
+        assert_eq!(report_line("short"), "short");
     }
 
     #[test]
