@@ -1,6 +1,6 @@
 //! Atomic file replacement: write a temp file beside the target, sync, rename.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,10 +23,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         // Keep the permissions of the file being replaced.
         let _ = fs::set_permissions(tmp.path(), meta.permissions());
     }
+    // The data is on disk before the rename, so a crash leaves the old or the new file, never
+    // an empty one. (The directory is not synced: losing the rename in a crash only means the
+    // old file is still there.)
     tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
 }
 
