@@ -158,7 +158,8 @@ fn open_errors_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let err = SourceTree::open(dir.path()).unwrap_err();
     assert!(
-        err.to_string().contains("is this directory a kernel source tree?"),
+        err.to_string()
+            .contains("is this directory a kernel source tree?"),
         "{err}"
     );
     fs::write(dir.path().join("Makefile"), "all:\n\ttrue\n").unwrap();
@@ -274,5 +275,42 @@ fn moved_config_installs_over_with_old_kept() {
     assert_eq!(
         fs::read_to_string(out.path().join(".config.old")).unwrap(),
         "CONFIG_A=y\n"
+    );
+}
+
+/// Linux 5.3 checked arch/$(SRCARCH)/include/generated already, with the older wording in
+/// `prepare3` and the ARCH= hint.
+#[test]
+fn linux_5_3_prepare3_wording_with_arch_hint() {
+    let src = tree(
+        "VERSION = 5\nPATCHLEVEL = 3\nSUBLEVEL = 0\nEXTRAVERSION =\n\
+prepare3: include/config/kernel.release\n\
+ifneq ($(KBUILD_SRC),)\n\
+\t$(Q)if [ -f $(srctree)/.config -o \\\n\
+\t\t -d $(srctree)/include/config -o \\\n\
+\t\t -d $(srctree)/arch/$(SRCARCH)/include/generated ]; then \\\n\
+\t\techo >&2 \"  $(srctree) is not clean, please run 'make$(if $(findstring command line, $(origin ARCH)), ARCH=$(ARCH)) mrproper'\"; \\\n\
+\t\techo >&2 \"  in the '$(srctree)' directory.\";\\\n\
+\t\t/bin/false; \\\n\
+\tfi;\n\
+endif\n",
+    );
+    fs::create_dir_all(src.path().join("arch/arm64/include/generated")).unwrap();
+    let t = SourceTree::open(src.path()).unwrap();
+    assert_eq!(
+        t.clean_rule(),
+        (CleanRule::WithArchGenerated, RuleSource::Makefile)
+    );
+    let check = t.check_clean(Some("aarch64"));
+    let root = t.root().display().to_string();
+    assert_eq!(check.srcarch, "arm64");
+    assert_eq!(
+        check.message.as_deref(),
+        Some(
+            format!(
+                "  {root} is not clean, please run 'make ARCH=aarch64 mrproper'\n  in the '{root}' directory."
+            )
+            .as_str()
+        )
     );
 }
