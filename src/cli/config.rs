@@ -1,6 +1,7 @@
 //! `kforge config …`: merge fragments, verify what landed, diff, get/set values, read the running
 //! kernel's configuration.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -168,6 +169,17 @@ pub struct RunningArgs {
     prefix: PrefixArg,
 }
 
+/// Write to stdout; a closed pipe (`kforge config running | head`) ends the output quietly
+/// instead of panicking.
+pub(super) fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match write!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// Run a subcommand.
 pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -215,42 +227,48 @@ fn merge_cmd(args: MergeArgs, out: &Output) -> anyhow::Result<ExitCode> {
             output: write.then_some(&args.output),
         })?;
     } else if !out.quiet {
+        let mut text = String::new();
         let p = prefix.as_str();
         for o in &merged.overrides {
             let old = merged.config.format_assignment(&o.symbol, &o.old);
             let new = merged.config.format_assignment(&o.symbol, &o.new);
             if o.kept_builtin {
-                println!(
+                writeln!(
+                    text,
                     "{p}{} stays =y: {} asks for =m (-y given)",
                     o.symbol, o.source
-                );
+                )?;
             } else {
-                println!(
+                writeln!(
+                    text,
                     "Value of {p}{} is redefined by fragment {}:",
                     o.symbol, o.source
-                );
-                println!("  previous: {old}   ({})", o.old_source);
-                println!("  new:      {new}");
+                )?;
+                writeln!(text, "  previous: {old}   ({})", o.old_source)?;
+                writeln!(text, "  new:      {new}")?;
             }
         }
         if args.redundant {
             for a in &merged.redundant {
-                println!(
+                writeln!(
+                    text,
                     "Value of {p}{} is redundant by fragment {}",
                     a.symbol, a.source
-                );
+                )?;
             }
         }
         if write {
-            println!(
+            writeln!(
+                text,
                 "merged {} fragment(s) onto {}: {} redefined, {} requested; written to {} (run make olddefconfig, then kforge config verify)",
                 fragments.len(),
                 args.base.display(),
                 merged.overrides.len(),
                 merged.requested.len(),
                 args.output.display()
-            );
+            )?;
         }
+        emit(text)?;
     }
     if !write {
         eprintln!(
@@ -290,9 +308,9 @@ fn verify_cmd(args: VerifyArgs, out: &Output) -> anyhow::Result<ExitCode> {
         out.print_json(&report)?;
     } else if !out.quiet || lost {
         if args.all {
-            print!("{report:#}");
+            emit(format!("{report:#}"))?;
         } else {
-            print!("{report}");
+            emit(&report)?;
         }
     }
     // The report is already on stdout: in warn mode there is nothing more to say.
@@ -310,7 +328,7 @@ fn diff_cmd(args: DiffArgs, out: &Output) -> anyhow::Result<ExitCode> {
     if out.json {
         out.print_json(&d)?;
     } else {
-        print!("{d}");
+        emit(&d)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -334,8 +352,8 @@ fn get_cmd(args: GetArgs, out: &Output) -> anyhow::Result<ExitCode> {
     } else {
         for s in &args.symbols {
             match config.get(s) {
-                Some(v) => println!("{}", v.to_config_text()),
-                None => println!("undef"),
+                Some(v) => emit(format!("{}\n", v.to_config_text()))?,
+                None => emit("undef\n")?,
             }
         }
     }
@@ -373,7 +391,7 @@ fn set_cmd(args: SetArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let target = args.output.as_ref().unwrap_or(&args.file);
     config.write(target)?;
     if !out.quiet && !out.json {
-        println!("wrote {}", target.display());
+        emit(format!("wrote {}\n", target.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -411,7 +429,7 @@ fn running_cmd(args: RunningArgs, out: &Output) -> anyhow::Result<ExitCode> {
         })?;
     } else {
         if args.output.is_none() {
-            print!("{}", running.config);
+            emit(&running.config)?;
         }
         if !out.quiet {
             eprintln!(

@@ -51,7 +51,7 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
             if out.json {
                 out.print_json(&check)?;
             } else if !out.quiet || !check.is_clean() {
-                print!("{check}");
+                super::config::emit(&check)?;
             }
             Ok(if check.is_clean() {
                 ExitCode::SUCCESS
@@ -69,7 +69,7 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
             if out.json {
                 out.print_json(&plan)?;
             } else if !out.quiet {
-                print!("{plan}");
+                super::config::emit(&plan)?;
             }
             Ok(ExitCode::SUCCESS)
         }
