@@ -1,0 +1,334 @@
+//! The KVM flow end to end, on miniatures: a Linux-like kernel tarball and a kvm-snapshot-like
+//! userland tarball served by a real HTTP server on loopback with their sha256 pinned, real
+//! make, real compilers. The flow code is the example's own (`examples/flow/`).
+
+#[path = "../examples/flow/mod.rs"]
+mod flow;
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use common::{Server, argv, build_json, sha256_hex, tarball, trees};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    server: Server,
+    root: PathBuf,
+    kernel_url: String,
+    kernel_sha: String,
+    userland_url: String,
+    userland_sha: String,
+    base_config: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture::with_kernel(|_| {})
+    }
+
+    /// `edit` may change the kernel tree before it is packed.
+    fn with_kernel(edit: impl FnOnce(&Path)) -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let kernel = root.join("trees/linux");
+        trees::write_kernel_tree(&kernel);
+        edit(&kernel);
+        let userland = root.join("trees/kvm");
+        trees::write_userland_tree(&userland);
+        let server = Server::start();
+        let kernel_tgz = tarball(&kernel, "linux-mini-6.1");
+        let userland_tgz = tarball(&userland, "kvm-snapshot-mini");
+        let kernel_sha = sha256_hex(&kernel_tgz);
+        let userland_sha = sha256_hex(&userland_tgz);
+        let kernel_url = server.serve("linux-mini-6.1.tar.gz", kernel_tgz);
+        let userland_url = server.serve("kvm-snapshot-mini.tar.gz", userland_tgz);
+        let base_config = root.join("config-running");
+        std::fs::write(&base_config, trees::BASE_CONFIG_MODULES_OFF).unwrap();
+        Fixture {
+            _tmp: tmp,
+            server,
+            root,
+            kernel_url,
+            kernel_sha,
+            userland_url,
+            userland_sha,
+            base_config,
+        }
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// The flow with the kernel pinned, the running-like base config, a private cache.
+    fn args(&self, out: &Path, extra: &[&str]) -> flow::kvm::Args {
+        let cache = self.root.join("cache");
+        let mut args = vec![
+            "--kernel",
+            &self.kernel_url,
+            "--kernel-sha256",
+            &self.kernel_sha,
+            "--config",
+            self.base_config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        flow::kvm::Args::try_parse_from(argv("kvm", &args)).unwrap()
+    }
+
+    fn userland<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec![
+            "--userland",
+            &self.userland_url,
+            "--userland-sha256",
+            &self.userland_sha,
+        ];
+        v.extend_from_slice(extra);
+        v
+    }
+}
+
+fn step<'a>(json: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+}
+
+#[test]
+fn kvm_flow_builds_modules_and_userland_and_records_everything() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    let userland = fx.userland(&["--cc-req", "gcc >=4"]);
+    let summary = flow::kvm::run(fx.args(&out, &userland)).expect("the flow passes");
+
+    // The three modules, built in the O= directory.
+    let kvm_dir = out.join("linux-build/arch/x86/kvm");
+    for ko in ["kvm.ko", "kvm-intel.ko", "kvm-amd.ko"] {
+        assert!(kvm_dir.join(ko).is_file(), "{ko} missing in {}", kvm_dir.display());
+    }
+    // The source tree stayed clean: no .config, no objects.
+    let src = out.join("src/linux-mini-6.1");
+    assert!(src.join("Makefile").is_file());
+    let stray: Vec<_> = common::list_files(&src)
+        .into_iter()
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s == ".config" || s.ends_with(".o") || s.ends_with(".ko") || s.starts_with("include/")
+        })
+        .collect();
+    assert!(stray.is_empty(), "the source tree was written to: {stray:?}");
+    // The userland was configured against the prepared build dir and installed.
+    let installed = out.join("install/bin/qemu-kvm");
+    let run = std::process::Command::new(&installed).output().unwrap();
+    assert!(String::from_utf8_lossy(&run.stdout).contains("qemu-kvm built by"));
+    let config_mak =
+        std::fs::read_to_string(out.join("src/kvm-snapshot-mini/config.mak")).unwrap();
+    assert!(
+        config_mak.contains(&format!("KERNELDIR={}", out.join("linux-build").display())),
+        "{config_mak}"
+    );
+
+    // build.json: sources pinned, compiler, verification, steps, artifacts with hashes.
+    let json = build_json(&out);
+    assert_eq!(json["result"], "pass");
+    assert_eq!(json["flow"], "kvm");
+    assert_eq!(json["sources"][0]["sha256"], fx.kernel_sha.as_str());
+    assert_eq!(json["sources"][0]["pinned"], true);
+    assert_eq!(json["sources"][1]["sha256"], fx.userland_sha.as_str());
+    let cc = &json["compiler"];
+    assert!(cc["family"].as_str().unwrap().eq_ignore_ascii_case("gcc"), "{cc}");
+    assert!(
+        config_mak.contains(&format!("QEMU_CC={}", cc["command"].as_str().unwrap())),
+        "configure got another compiler than the one recorded: {config_mak}"
+    );
+    assert_eq!(json["config"]["verification"]["lost"], serde_json::json!([]));
+    assert_eq!(json["config"]["verification"]["requested"], 5);
+    for name in [
+        "select-compiler",
+        "fetch-kernel",
+        "config",
+        "olddefconfig",
+        "verify-config",
+        "modules-prepare",
+        "kvm-modules",
+        "fetch-userland",
+        "configure-userland",
+        "make-userland",
+    ] {
+        let s = step(&json, name).unwrap_or_else(|| panic!("no step {name}"));
+        assert_eq!(s["status"], "ok", "step {name}: {s}");
+    }
+    // The compiler was chosen before anything else ran.
+    assert_eq!(json["steps"][0]["name"], "select-compiler");
+    let log = step(&json, "kvm-modules").unwrap()["log"].as_str().unwrap();
+    assert!(std::fs::read_to_string(log).unwrap().contains("CC [M]"));
+    let artifacts = json["artifacts"].as_array().unwrap();
+    let ko = artifacts
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("/kvm.ko"))
+        .expect("kvm.ko recorded");
+    let bytes = std::fs::read(kvm_dir.join("kvm.ko")).unwrap();
+    assert_eq!(ko["sha256"], sha256_hex(&bytes).as_str());
+    assert!(
+        artifacts
+            .iter()
+            .any(|a| a["path"].as_str().unwrap().ends_with("install/bin/qemu-kvm"))
+    );
+
+    // The summary names what a user needs, including why modpost warned.
+    assert!(summary.contains("PASS"), "{summary}");
+    assert!(summary.contains(&fx.kernel_sha), "{summary}");
+    assert!(summary.contains("Module.symvers is missing"), "{summary}");
+    assert!(summary.contains("CONFIG_MODULES=y"), "{summary}");
+    assert!(out.join("summary.txt").is_file());
+
+    // The reproducer is real: run it in a fresh directory against the same server; it rebuilds
+    // the same modules.
+    let reproducer = out.join("reproduce.sh");
+    let text = std::fs::read_to_string(&reproducer).unwrap();
+    assert!(text.contains("M=arch/x86/kvm modules"), "{text}");
+    assert!(text.contains(&format!("{}  linux-mini-6.1.tar.gz", fx.kernel_sha)));
+    std::fs::remove_dir_all(out.join("linux-build")).unwrap();
+    let cwd = fx.out("repro-cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg(&reproducer)
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "reproduce.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(std::fs::read(kvm_dir.join("kvm.ko")).unwrap().len(), bytes.len());
+}
+
+#[test]
+fn verify_stops_the_build_when_modules_are_off_and_the_fragment_lacks_modules() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    // The HOWTO's three values only, on a base with CONFIG_MODULES off (as this machine's
+    // running kernel has).
+    let fragment = fx.out("kvm-only.config");
+    std::fs::write(
+        &fragment,
+        "CONFIG_KVM=m\nCONFIG_KVM_INTEL=m\nCONFIG_KVM_AMD=m\n",
+    )
+    .unwrap();
+    let err = flow::kvm::run(fx.args(&out, &["--fragment", fragment.to_str().unwrap()]))
+        .expect_err("verification must fail");
+    let message = format!("{err:#}");
+    assert!(message.contains("did not land"), "{message}");
+    let json = build_json(&out);
+    assert_eq!(json["result"], "fail");
+    assert_eq!(step(&json, "verify-config").unwrap()["status"], "failed");
+    assert!(step(&json, "modules-prepare").is_none(), "the build went on");
+    let lost = json["config"]["verification"]["lost"].as_array().unwrap();
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(lost.iter().all(|l| l["reason"] == "modules_disabled"), "{lost:?}");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("CONFIG_MODULES=y"), "{summary}");
+    assert!(!out.join("linux-build/arch/x86/kvm/kvm.ko").exists());
+}
+
+#[test]
+fn the_howto_compiler_requirement_fails_before_anything_is_fetched() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    let args = fx.userland(&[]); // the default --cc-req is the HOWTO's "gcc >=3.2, <4"
+    let err = flow::kvm::run(fx.args(&out, &args)).expect_err("no GCC 3 here");
+    let message = format!("{err:#}");
+    assert!(message.contains("gcc >=3.2, <4"), "{message}");
+    assert!(message.contains("found on PATH"), "{message}");
+    assert!(message.contains("gcc-3."), "no package advice: {message}");
+    assert_eq!(fx.server.hits("linux-mini-6.1.tar.gz"), 0, "fetched before failing");
+    assert!(!out.join("src").exists());
+    let json = build_json(&out);
+    assert_eq!(json["steps"].as_array().unwrap().len(), 1);
+    assert_eq!(json["steps"][0]["status"], "failed");
+}
+
+#[test]
+fn an_unclean_source_tree_is_refused_and_fix_tree_keeps_the_stray_config() {
+    let stray = "CONFIG_64BIT=y\n# a user's config left in the tree\n";
+    let fx = Fixture::with_kernel(|tree| std::fs::write(tree.join(".config"), stray).unwrap());
+    let out = fx.out("out");
+    let err = flow::kvm::run(fx.args(&out, &["--no-modules"])).expect_err("unclean tree");
+    assert!(format!("{err:#}").contains("not clean"), "{err:#}");
+    assert!(!out.join("linux-build/.config").exists(), "make ran anyway");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("--fix-tree"), "{summary}");
+
+    // --fix-tree: the stray .config is moved, not deleted, and the flow passes (reusing the
+    // tree extracted by the first run).
+    flow::kvm::run(fx.args(&out, &["--fix-tree"])).expect("passes with --fix-tree");
+    assert!(!out.join("src/linux-mini-6.1/.config").exists());
+    let kept: Vec<_> = std::fs::read_dir(out.join("linux-build"))
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t == stray))
+        .collect();
+    assert_eq!(kept.len(), 1, "the stray .config was not kept");
+    let json = build_json(&out);
+    assert_eq!(step(&json, "fetch-kernel").unwrap()["status"], "reused");
+    assert!(out.join("linux-build/arch/x86/kvm/kvm.ko").is_file());
+}
+
+#[test]
+fn plan_prints_steps_without_running_anything() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    let userland = fx.userland(&[]);
+    let mut args = userland.clone();
+    args.push("--plan");
+    flow::kvm::run(fx.args(&out, &args)).expect("plan");
+    assert!(!out.exists(), "--plan created {}", out.display());
+    assert_eq!(fx.server.hits("linux-mini-6.1.tar.gz"), 0);
+}
+
+#[test]
+fn sources_must_be_pinned_or_explicitly_unpinned_and_a_wrong_hash_keeps_nothing() {
+    let fx = Fixture::new();
+    let cache = fx.out("cache");
+    let parse = |out: &Path, extra: &[&str]| {
+        let mut v = vec![
+            "--kernel",
+            &fx.kernel_url,
+            "--config",
+            fx.base_config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--no-modules",
+            "-q",
+        ];
+        v.extend_from_slice(extra);
+        flow::kvm::Args::try_parse_from(argv("kvm", &v)).unwrap()
+    };
+    let out = fx.out("unpinned");
+    let err = flow::kvm::run(parse(&out, &[])).expect_err("unpinned refused");
+    assert!(format!("{err:#}").contains("--allow-unpinned"), "{err:#}");
+
+    let summary = flow::kvm::run(parse(&out, &["--allow-unpinned"])).expect("unpinned allowed");
+    assert!(summary.contains(&fx.kernel_sha), "the hash to pin is reported: {summary}");
+    assert!(summary.contains("UNPINNED"), "{summary}");
+    assert_eq!(build_json(&out)["sources"][0]["pinned"], false);
+
+    let wrong = "0".repeat(64);
+    let out = fx.out("wrong");
+    let err = flow::kvm::run(parse(&out, &["--kernel-sha256", &wrong])).expect_err("mismatch");
+    let message = format!("{err:#}");
+    assert!(message.contains(&fx.kernel_sha), "{message}");
+    assert!(!out.join("src/linux-mini-6.1").exists(), "an unverified tree was kept");
+}
