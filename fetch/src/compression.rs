@@ -41,9 +41,19 @@ impl Compression {
 }
 
 /// Read the magic bytes of `reader`, and return the detected format and a decoder that yields
-/// the decompressed bytes (the peeked bytes included).
+/// the decompressed bytes (the peeked bytes included). Every integrity check of the format is
+/// verified.
 pub fn decoder<'a, R: BufRead + Send + 'a>(
+    reader: R,
+) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+    decoder_with(reader, false)
+}
+
+/// As [`decoder`]; when `hash_verified` (the caller checks a SHA-256 of the compressed bytes
+/// before using the output), xz blocks are decoded in parallel without their CRC64.
+pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(
     mut reader: R,
+    hash_verified: bool,
 ) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
     let mut magic = Vec::with_capacity(MAGIC_LEN);
     while magic.len() < MAGIC_LEN {
@@ -56,6 +66,26 @@ pub fn decoder<'a, R: BufRead + Send + 'a>(
         reader.consume(take);
     }
     let compression = Compression::detect(&magic);
+    if compression == Compression::Xz && hash_verified {
+        // Peek the stream header and first block header.
+        while magic.len() < crate::xz::PROBE_LEN {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            let take = buf.len().min(crate::xz::PROBE_LEN - magic.len());
+            magic.extend_from_slice(&buf[..take]);
+            reader.consume(take);
+        }
+        let parallel = crate::xz::supports(&magic);
+        let input = Cursor::new(magic).chain(reader);
+        let decoded: Box<dyn Read + Send + 'a> = if parallel {
+            Box::new(crate::xz::ParallelXzReader::new(input))
+        } else {
+            Box::new(XzReader::new(input)?)
+        };
+        return Ok((compression, decoded));
+    }
     let input = Cursor::new(magic).chain(reader);
     let decoded: Box<dyn Read + Send + 'a> = match compression {
         Compression::None => Box::new(input),

@@ -151,24 +151,29 @@ pub fn extract(
         BufReader::with_capacity(256 * 1024, reader),
         staging.path(),
         options,
+        false,
         should_interrupt,
     )?;
     staging.publish()?;
     Ok(report)
 }
 
-/// Extract a (possibly compressed) tar archive into the empty directory `root`.
+/// Extract a (possibly compressed) tar archive into the empty directory `root`. `hash_verified`:
+/// the caller verifies a SHA-256 of the input before publishing `root` (see
+/// [`compression::decoder_with`]).
 pub(crate) fn unpack_into(
     reader: impl BufRead + Send,
     root: &Path,
     options: &ExtractOptions,
+    hash_verified: bool,
     should_interrupt: &AtomicBool,
 ) -> Result<ExtractReport, Error> {
     let _span = tracing::debug_span!("extract", root = %root.display()).entered();
-    let (compression, decoded) = compression::decoder(reader).map_err(|source| Error::Read {
-        entry: None,
-        source,
-    })?;
+    let (compression, decoded) =
+        compression::decoder_with(reader, hash_verified).map_err(|source| Error::Read {
+            entry: None,
+            source,
+        })?;
     tracing::debug!(?compression, "detected compression");
     let decoded = BufReader::with_capacity(1 << 20, decoded);
     let mut unpacker = Unpacker::new(root, options.strip_components);

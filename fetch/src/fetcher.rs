@@ -624,6 +624,7 @@ impl Fetcher {
             sink,
             produce,
             extract_into.map(|(s, o)| (s.path(), o)),
+            sha256.is_some(),
             should_interrupt,
         );
         let (sink, extracted) = match (outcome.produced, outcome.extracted) {
@@ -726,6 +727,7 @@ impl Fetcher {
             TeeSink::new(None, None),
             produce,
             Some((staging.path(), options)),
+            true,
             should_interrupt,
         );
         let (sink, extracted) = match (outcome.produced, outcome.extracted) {

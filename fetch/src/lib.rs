@@ -75,6 +75,7 @@ mod progress;
 mod source;
 mod staging;
 mod write_pool;
+mod xz;
 
 pub use cache::{Cache, CacheLock};
 pub use compression::Compression;

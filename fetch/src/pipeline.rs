@@ -125,6 +125,7 @@ pub(crate) fn run<P>(
     mut sink: TeeSink,
     produce: P,
     extract_into: Option<(&std::path::Path, &ExtractOptions)>,
+    hash_verified: bool,
     should_interrupt: &AtomicBool,
 ) -> PipelineOutcome
 where
@@ -163,7 +164,13 @@ where
                     pos: 0,
                     ended: false,
                 };
-                let result = extract::unpack_into(&mut reader, root, options, should_interrupt);
+                let result = extract::unpack_into(
+                    &mut reader,
+                    root,
+                    options,
+                    hash_verified,
+                    should_interrupt,
+                );
                 if result.is_ok() {
                     // The tar end marker may come before the end of the file: hash it all.
                     let _ = io::copy(&mut reader, &mut io::sink());
