@@ -25,12 +25,5 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = flow::kvm::Args::parse();
-    match flow::kvm::run(args) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    flow::exit_code(flow::kvm::run(flow::kvm::Args::parse()))
 }

@@ -985,7 +985,34 @@ pub fn archive_stem(url: &str) -> String {
 /// after the summary was printed.
 pub fn finish_run(run: &mut Run, result: Result<()>) -> Result<String> {
     let summary = run.finish(&result)?;
-    result.map(|()| summary)
+    result
+        .map(|()| summary)
+        .map_err(|err| anyhow::Error::new(Reported(format!("{err:#}"))))
+}
+
+/// An error the summary already showed (so `main` does not print it twice).
+#[derive(Debug)]
+pub struct Reported(pub String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// The exit code of a flow's `main`, printing errors the summary did not show.
+pub fn exit_code(result: Result<String>) -> std::process::ExitCode {
+    match result {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            if !err.is::<Reported>() {
+                eprintln!("error: {err:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Regular files under `dir` (sorted), for artifact lists.

@@ -1,1 +1,554 @@
-//! The Xen HOWTO as a flow.
+//! The Xen HOWTO ("Quick HOWTO for building Xen 3.2 on Debian/Ubuntu", January 2008) as a flow.
+//!
+//! ```text
+//! wget …/xen-3.2.0.tar.gz; tar xzf xen-3.2.0.tar.gz         -> fetch + verify + extract
+//! hg clone …/linux-2.6.18-xen.hg   (beside xen-3.2.0/!)    -> Mercurial clone beside the tree
+//! cd xen-3.2.0; make prep-kernels                          -> make prep-kernels
+//! cp /boot/config-2.6.18-my build-linux-2.6.18-xen_x86_32/.config
+//!                                                          -> check the kernel tree is clean for
+//!                                                             O=, install the .config there
+//! make dist          (never `make world`: it cleans first) -> make dist
+//! ```
+//!
+//! Modern mode (the default) builds a Xen 4.x hypervisor with `make dist-xen` and resolves a dom0
+//! kernel config (CONFIG_XEN, CONFIG_XEN_DOM0, the backend drivers) in an out-of-tree build
+//! directory, verified like the KVM flow's.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use kforge::fetch::{Source, hg};
+use kforge::kbuild::Make;
+use kforge::kconfig::{BuildDir, Config, Mode, SourceTree};
+
+use super::kernel::{BaseConfig, FragmentSpec, KernelPlan};
+use super::{Artifact, Common, PlannedStep, Run, SourceRecord, archive_stem, shell_line, shell_quote};
+
+/// The HOWTO's Xen.
+pub const HOWTO_XEN_URL: &str = "http://bits.xensource.com/oss-xen/release/3.2.0/xen-3.2.0.tar.gz";
+/// The HOWTO's xenified kernel repository.
+pub const HOWTO_KERNEL_HG: &str = "http://xenbits.xensource.com/linux-2.6.18-xen.hg";
+/// A current Xen release.
+pub const MODERN_XEN_URL: &str =
+    "https://downloads.xenproject.org/release/xen/4.17.5/xen-4.17.5.tar.gz";
+/// Debian's packaged Linux 6.1 sources, for the dom0 config.
+pub const MODERN_KERNEL_URL: &str = "file:///usr/src/linux-source-6.1.tar.xz";
+
+/// A dom0 kernel: Xen PV guest support, dom0, and the backends a dom0 serves guests with.
+pub const DOM0_FRAGMENT: &str = "\
+# A Xen dom0 kernel. MODULES=y so the =m backends can land whatever the base config says.
+CONFIG_MODULES=y
+CONFIG_HYPERVISOR_GUEST=y
+CONFIG_PARAVIRT=y
+CONFIG_XEN=y
+CONFIG_XEN_PV=y
+CONFIG_XEN_DOM0=y
+CONFIG_XEN_BACKEND=y
+CONFIG_XEN_BLKDEV_BACKEND=m
+CONFIG_XEN_NETDEV_BACKEND=m
+CONFIG_XEN_PCIDEV_BACKEND=m
+CONFIG_XEN_GNTDEV=m
+CONFIG_XEN_DEV_EVTCHN=m
+";
+
+/// Which era's sources and steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum XenMode {
+    /// Xen 4.x `make dist-xen`, plus a dom0 kernel config verified in an O= directory.
+    Modern,
+    /// The 2008 HOWTO: Xen 3.2.0, the xenified 2.6.18 kernel from Mercurial, `make dist`.
+    Howto,
+}
+
+/// Build Xen the way the 2008 HOWTO did, or a current Xen with a dom0 kernel config.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "xen", version)]
+pub struct Args {
+    /// Which sources and steps.
+    #[arg(long, value_enum, default_value = "modern")]
+    pub mode: XenMode,
+    /// Xen tarball URL (http, https or file). Default: howto xen-3.2.0, modern xen-4.17.5.
+    #[arg(long, value_name = "URL")]
+    pub xen: Option<String>,
+    /// sha256 of the Xen tarball.
+    #[arg(long, value_name = "HEX")]
+    pub xen_sha256: Option<String>,
+    /// Make target for the hypervisor tree (howto: dist; modern: dist-xen). `world` is
+    /// refused: it cleans everything, including the kernel build directory, first.
+    #[arg(long, value_name = "TARGET")]
+    pub xen_target: Option<String>,
+    /// (howto) The xenified kernel's Mercurial repository, cloned beside the Xen tree.
+    #[arg(long, value_name = "URL", default_value = HOWTO_KERNEL_HG)]
+    pub kernel_hg: String,
+    /// (howto) The revision to check out.
+    #[arg(long, value_name = "REV", default_value = "tip")]
+    pub kernel_hg_rev: String,
+    /// (howto) Use this existing checkout instead of cloning: it must be a Mercurial checkout
+    /// (with .hg) named linux-2.6.18-xen.hg beside the Xen tree, as select-repository wants.
+    #[arg(long, value_name = "DIR")]
+    pub kernel_checkout: Option<PathBuf>,
+    /// (howto) XEN_TARGET_ARCH, the suffix of the build-linux-*_<arch> directory.
+    #[arg(long, default_value = "x86_32")]
+    pub xen_arch: String,
+    /// The kernel config: `running`, a .config file, or (modern) `defconfig`. Howto: copied
+    /// as is into build-linux-…; modern: the base of the dom0 config.
+    #[arg(long, value_name = "running|defconfig|FILE", default_value = "running")]
+    pub config: String,
+    /// (modern) Kernel tarball for the dom0 config (default: Debian's linux-source-6.1).
+    #[arg(long, value_name = "URL")]
+    pub kernel: Option<String>,
+    /// (modern) sha256 of the kernel tarball.
+    #[arg(long, value_name = "HEX")]
+    pub kernel_sha256: Option<String>,
+    /// (modern) Fragment merged over the base (repeatable; default: the built-in dom0 one).
+    #[arg(long, value_name = "FILE")]
+    pub fragment: Vec<PathBuf>,
+    /// (modern) ARCH of the dom0 kernel.
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// (modern) Only the hypervisor: no dom0 kernel config.
+    #[arg(long)]
+    pub no_dom0: bool,
+    /// Report lost config values as warnings instead of failing.
+    #[arg(long)]
+    pub verify_warn_only: bool,
+    /// Move a stray .config out of the kernel source tree instead of failing.
+    #[arg(long)]
+    pub fix_tree: bool,
+    /// Common options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+struct Settings {
+    howto: bool,
+    out: PathBuf,
+    xen_url: String,
+    xen_dir: PathBuf,
+    xen_target: String,
+    /// (howto) Where the xenified kernel checkout goes: beside the Xen tree.
+    checkout: PathBuf,
+    /// (modern) The dom0 kernel.
+    dom0: Option<(String, KernelPlan)>,
+}
+
+/// The name select-repository looks for (Xen 3.2: `linux-2.6.18-xen.hg`).
+fn checkout_name(repo_url: &str) -> String {
+    let name = repo_url.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if name.ends_with(".hg") {
+        name.to_string()
+    } else {
+        "linux-2.6.18-xen.hg".to_string()
+    }
+}
+
+fn settings(args: &Args) -> Result<Settings> {
+    let howto = args.mode == XenMode::Howto;
+    let out = args
+        .common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("kforge-xen-out"));
+    let out = std::path::absolute(&out).unwrap_or(out);
+    let xen_url = args.xen.clone().unwrap_or_else(|| {
+        if howto { HOWTO_XEN_URL } else { MODERN_XEN_URL }.to_string()
+    });
+    let xen_target = args
+        .xen_target
+        .clone()
+        .unwrap_or_else(|| if howto { "dist" } else { "dist-xen" }.into());
+    if matches!(xen_target.as_str(), "world" | "kdelete" | "kclean" | "clean" | "distclean") {
+        bail!(
+            "refusing `make {xen_target}` in the Xen tree: it deletes the kernel build directory \
+             (and the .config installed there) before building. The HOWTO: \"Using the world \
+             target will clean everything first. Don't use it here.\" Use dist (howto) or dist-xen"
+        );
+    }
+    let xen_dir = out.join("src").join(archive_stem(&xen_url));
+    let checkout = match &args.kernel_checkout {
+        Some(dir) => std::path::absolute(dir).unwrap_or(dir.clone()),
+        None => out.join("src").join(checkout_name(&args.kernel_hg)),
+    };
+    let dom0 = if howto || args.no_dom0 {
+        None
+    } else {
+        let url = args
+            .kernel
+            .clone()
+            .unwrap_or_else(|| MODERN_KERNEL_URL.to_string());
+        let fragments = if args.fragment.is_empty() {
+            vec![FragmentSpec::Builtin("dom0.config", DOM0_FRAGMENT)]
+        } else {
+            args.fragment.iter().cloned().map(FragmentSpec::File).collect()
+        };
+        let plan = KernelPlan {
+            src: out.join("src").join(archive_stem(&url)),
+            build: out.join("linux-dom0-build"),
+            arch: args.arch.clone(),
+            base: args.config.parse::<BaseConfig>()?,
+            fragments,
+            verify_mode: if args.verify_warn_only {
+                Mode::Warn
+            } else {
+                Mode::Strict
+            },
+            fix_tree: args.fix_tree,
+            config_dir: out.join("config"),
+        };
+        Some((url, plan))
+    };
+    Ok(Settings {
+        howto,
+        out,
+        xen_url,
+        xen_dir,
+        xen_target,
+        checkout,
+        dom0,
+    })
+}
+
+fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
+    let mut make = Make::new(dir);
+    make.target(target)
+        .log_file(run.logs.join(format!("xen-{target}.log")))
+        .interrupt(std::sync::Arc::clone(&run.interrupt))
+        .on_line(run.ui.line_callback());
+    if let Some(jobs) = run.common.jobs {
+        make.jobs(jobs);
+    }
+    make
+}
+
+fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
+    let mut steps = Vec::new();
+    if s.howto {
+        steps.push(PlannedStep::new(
+            "check-hg",
+            "Check Mercurial (the HOWTO's Debian hg was too old to clone)",
+            vec!["hg --version".into()],
+        ));
+    }
+    steps.push(PlannedStep::new(
+        "fetch-xen",
+        "Fetch, verify and extract Xen",
+        super::fetch_commands(&s.xen_url, args.xen_sha256.as_deref(), &s.xen_dir),
+    ));
+    if s.howto {
+        let build = format!("build-linux-*_{}", args.xen_arch);
+        steps.push(PlannedStep::new(
+            "clone-kernel",
+            "Clone the xenified kernel beside the Xen tree (not inside: select-repository skips it)",
+            match &args.kernel_checkout {
+                Some(dir) => vec![format!(
+                    "test -d {}/.hg   # an existing checkout beside the Xen tree",
+                    shell_quote(&dir.display().to_string())
+                )],
+                None => vec![format!(
+                    "hg clone -u {} {} {}",
+                    shell_quote(&args.kernel_hg_rev),
+                    shell_quote(&args.kernel_hg),
+                    shell_quote(&s.checkout.display().to_string())
+                )],
+            },
+        ));
+        steps.push(PlannedStep::new(
+            "prep-kernels",
+            "make prep-kernels (creates the kernel build directory)",
+            vec![shell_line(xen_make(run, &s.xen_dir, "prep-kernels").command_line())],
+        ));
+        steps.push(PlannedStep::new(
+            "install-config",
+            &format!("Check the kernel tree is clean for O=, install the .config into {build}/"),
+            vec![format!(
+                "{} > {}/{build}/.config",
+                match args.config.as_str() {
+                    "running" => "{ zcat /proc/config.gz || cat /boot/config-$(uname -r); }".into(),
+                    file => format!("cat {}", shell_quote(file)),
+                },
+                shell_quote(&s.xen_dir.display().to_string())
+            )],
+        ));
+    }
+    steps.push(PlannedStep::new(
+        "xen-build",
+        &format!("make {}", s.xen_target),
+        vec![shell_line(xen_make(run, &s.xen_dir, &s.xen_target).command_line())],
+    ));
+    if let Some((url, k)) = &s.dom0 {
+        steps.push(PlannedStep::new(
+            "fetch-kernel",
+            "Fetch, verify and extract the dom0 kernel",
+            super::fetch_commands(url, args.kernel_sha256.as_deref(), &k.src),
+        ));
+        steps.push(PlannedStep::new(
+            "config",
+            "Base config + dom0 fragment, installed into the out-of-tree build directory",
+            k.config_commands(run),
+        ));
+        steps.push(PlannedStep::new(
+            "olddefconfig",
+            "Resolve the dom0 config without prompts",
+            vec![k.command(run, &["olddefconfig"], &[])],
+        ));
+        steps.push(PlannedStep::new(
+            "verify-config",
+            "Verify every requested dom0 value landed",
+            vec![format!(
+                "# grep the final {}/.config for each requested value",
+                k.build.display()
+            )],
+        ));
+    }
+    steps
+}
+
+/// Run the Xen flow. Returns the summary; build.json, reproduce.sh and summary.txt are in the
+/// output directory whether it passed or failed.
+pub fn run(args: Args) -> Result<String> {
+    let s = settings(&args)?;
+    let mode = if s.howto { "howto" } else { "modern" };
+    let mut run = Run::new("xen", mode, &args.common, &s.out, Vec::new())?;
+    let steps = plan(&args, &s, &run);
+    run.set_plan(steps);
+    if args.common.plan {
+        run.print_plan();
+        return Ok(String::new());
+    }
+    std::fs::create_dir_all(&run.logs)?;
+    let result = body(&args, &s, &mut run);
+    super::finish_run(&mut run, result)
+}
+
+/// The layout select-repository accepts: a Mercurial checkout (with `.hg`) named `name`,
+/// directly beside the Xen tree (Xen 3.2 searches `LINUX_SRC_PATH=.:..` and ignores `.`).
+pub fn check_checkout_layout(xen_dir: &Path, checkout: &Path, name: &str) -> Result<()> {
+    let xen_dir = std::path::absolute(xen_dir)?;
+    let checkout = std::path::absolute(checkout)?;
+    if checkout.starts_with(&xen_dir) {
+        bail!(
+            "the kernel checkout {} is inside the Xen tree {}: buildconfigs/select-repository \
+             ignores `.` and would skip it (and clone again). Put it beside the tree: {}",
+            checkout.display(),
+            xen_dir.display(),
+            xen_dir.with_file_name(name).display()
+        );
+    }
+    if checkout.parent() != xen_dir.parent() {
+        bail!(
+            "the kernel checkout {} is not beside the Xen tree {}: select-repository only looks \
+             in the tree's parent directory ({}); the HOWTO: \"xen-3.2.0/ and \
+             linux-2.6.18-xen.hg/ must be at the same level\"",
+            checkout.display(),
+            xen_dir.display(),
+            xen_dir.parent().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
+    if checkout.file_name().is_none_or(|n| n != name) {
+        bail!(
+            "the kernel checkout {} must be named {name} for select-repository to find it",
+            checkout.display()
+        );
+    }
+    if !checkout.join(".hg").is_dir() {
+        bail!(
+            "{} has no .hg directory: select-repository only accepts a Mercurial checkout \
+             (a copy or an export is skipped); clone it with `hg clone`",
+            checkout.display()
+        );
+    }
+    Ok(())
+}
+
+fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
+    if s.howto {
+        run.step("check-hg", |run| {
+            let version = hg::check_installed()?;
+            run.step_note(format!("Mercurial {version}"));
+            Ok(())
+        })?;
+    }
+    let sha = args.xen_sha256.clone();
+    run.step("fetch-xen", |run| {
+        run.fetch_archive("xen", &s.xen_url, sha.as_deref(), &s.xen_dir)
+    })?;
+    if s.howto {
+        howto_kernel(args, s, run)?;
+    }
+    run.step("xen-build", |run| {
+        run.ui.start_status(&format!("make {}", s.xen_target));
+        let outcome = xen_make(run, &s.xen_dir, &s.xen_target).run()?;
+        run.set_log(outcome.log_file.clone());
+        run.set_commands(vec![shell_line(&outcome.command)]);
+        let boot = s.xen_dir.join("dist/install/boot");
+        let files = super::files_under(&boot);
+        if files.is_empty() {
+            bail!(
+                "make {} succeeded but {} holds no file",
+                s.xen_target,
+                boot.display()
+            );
+        }
+        for file in &files {
+            run.record.artifacts.push(Artifact::of(file)?);
+        }
+        let names: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        run.step_note(format!("{}: {}", boot.display(), names.join(", ")));
+        Ok(())
+    })?;
+    if let Some((url, k)) = &s.dom0 {
+        let sha = args.kernel_sha256.clone();
+        run.step("fetch-kernel", |run| {
+            run.fetch_archive("kernel", url, sha.as_deref(), &k.src)
+        })?;
+        let configured = run.step("config", |run| k.configure(run))?;
+        run.step("olddefconfig", |run| k.olddefconfig(run))?;
+        run.step("verify-config", |run| k.verify(run, &configured))?;
+        run.record.artifacts.push(Artifact::of(&k.build.join(".config"))?);
+        run.note(format!(
+            "the dom0 kernel config is resolved and verified in {}; build it with \
+             `make -C {} O={} ARCH={} bzImage modules`",
+            k.build.display(),
+            k.src.display(),
+            k.build.display(),
+            k.arch
+        ));
+    }
+    Ok(())
+}
+
+fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
+    let name = checkout_name(&args.kernel_hg);
+    run.step("clone-kernel", |run| {
+        if args.kernel_checkout.is_some() {
+            check_checkout_layout(&s.xen_dir, &s.checkout, &name)?;
+            run.step_note(format!("using the checkout {}", s.checkout.display()));
+            run.record.sources.push(SourceRecord {
+                role: "xenified kernel".into(),
+                url: s.checkout.display().to_string(),
+                sha256: None,
+                pinned: false,
+                revision: None,
+                dest: s.checkout.clone(),
+                reused: true,
+            });
+            return Ok(());
+        }
+        if s.checkout.exists() {
+            check_checkout_layout(&s.xen_dir, &s.checkout, &name)?;
+            run.mark_reused();
+            run.step_note(format!(
+                "reusing the checkout {} (pass --kernel-checkout to name it explicitly)",
+                s.checkout.display()
+            ));
+        } else {
+            let (fetcher, bar) = run.fetcher("kernel")?;
+            let source = Source::hg(&args.kernel_hg, &args.kernel_hg_rev);
+            let fetched = fetcher.fetch(&source, &s.checkout, &run.interrupt);
+            bar.finish_and_clear();
+            let fetched = fetched.with_context(|| format!("hg clone {}", args.kernel_hg))?;
+            run.step_note(format!(
+                "changeset {} in {}",
+                fetched.revision.clone().unwrap_or_default(),
+                s.checkout.display()
+            ));
+            run.record.sources.push(SourceRecord {
+                role: "xenified kernel".into(),
+                url: args.kernel_hg.clone(),
+                sha256: None,
+                pinned: false,
+                revision: fetched.revision,
+                dest: s.checkout.clone(),
+                reused: fetched.from_cache,
+            });
+            check_checkout_layout(&s.xen_dir, &s.checkout, &name)?;
+        }
+        Ok(())
+    })?;
+    run.step("prep-kernels", |run| {
+        run.ui.start_status("make prep-kernels");
+        let outcome = xen_make(run, &s.xen_dir, "prep-kernels").run()?;
+        run.set_log(outcome.log_file.clone());
+        run.set_commands(vec![shell_line(&outcome.command)]);
+        Ok(())
+    })?;
+    run.step("install-config", |run| {
+        // The build directory prep-kernels made.
+        let suffix = format!("_{}", args.xen_arch);
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&s.xen_dir)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with("build-linux-") && n.ends_with(&suffix)
+                    })
+            })
+            .collect();
+        found.sort();
+        let build = match found.as_slice() {
+            [one] => one.clone(),
+            [] => bail!(
+                "make prep-kernels made no build-linux-*{suffix}/ in {} (is XEN_TARGET_ARCH {}? \
+                 see --xen-arch and logs/xen-prep-kernels.log)",
+                s.xen_dir.display(),
+                args.xen_arch
+            ),
+            many => bail!(
+                "several kernel build directories in {}: {:?}; remove the stale ones",
+                s.xen_dir.display(),
+                many
+            ),
+        };
+        // The kernel refuses O= when its source tree holds a .config: check before make does.
+        let tree = SourceTree::open(&s.checkout)
+            .with_context(|| format!("{} is not a kernel tree", s.checkout.display()))?;
+        let check = tree.check_clean(None);
+        if !check.is_clean() {
+            if args.fix_tree {
+                let plan = tree.make_clean_for_out_of_tree(&build)?;
+                run.step_note(format!("kernel tree cleaned for O= without loss:\n{plan}"));
+            } else {
+                run.hint = Some(
+                    "rerun with --fix-tree to move the kernel tree's .config into the build \
+                     directory (nothing is deleted), or move it yourself; never `make mrproper`"
+                        .into(),
+                );
+                bail!("{check}");
+            }
+        }
+        let (config, desc) = match args.config.parse::<BaseConfig>()? {
+            BaseConfig::File(path) => (
+                Config::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            BaseConfig::Running => {
+                let running = Config::running()?;
+                let desc = running.path.display().to_string();
+                (running.config, desc)
+            }
+            BaseConfig::Defconfig => bail!(
+                "--config defconfig is for the modern mode; the HOWTO copies a .config file \
+                 (e.g. --config /boot/config-2.6.18-my)"
+            ),
+        };
+        let installed = BuildDir::new(&build).install_config(&config)?;
+        run.step_note(format!("{desc} -> {}", installed.path.display()));
+        run.set_commands(vec![format!(
+            "cp {} {}",
+            shell_quote(&desc),
+            shell_quote(&installed.path.display().to_string())
+        )]);
+        run.record.config = Some(serde_json::json!({
+            "base": desc,
+            "build_config": installed.path,
+            "kernel_tree_clean": check.is_clean(),
+        }));
+        Ok(())
+    })?;
+    Ok(())
+}
