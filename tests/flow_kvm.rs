@@ -112,7 +112,11 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
     // The three modules, built in the O= directory.
     let kvm_dir = out.join("linux-build/arch/x86/kvm");
     for ko in ["kvm.ko", "kvm-intel.ko", "kvm-amd.ko"] {
-        assert!(kvm_dir.join(ko).is_file(), "{ko} missing in {}", kvm_dir.display());
+        assert!(
+            kvm_dir.join(ko).is_file(),
+            "{ko} missing in {}",
+            kvm_dir.display()
+        );
     }
     // The source tree stayed clean: no .config, no objects.
     let src = out.join("src/linux-mini-6.1");
@@ -124,13 +128,15 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
             s == ".config" || s.ends_with(".o") || s.ends_with(".ko") || s.starts_with("include/")
         })
         .collect();
-    assert!(stray.is_empty(), "the source tree was written to: {stray:?}");
+    assert!(
+        stray.is_empty(),
+        "the source tree was written to: {stray:?}"
+    );
     // The userland was configured against the prepared build dir and installed.
     let installed = out.join("install/bin/qemu-kvm");
     let run = std::process::Command::new(&installed).output().unwrap();
     assert!(String::from_utf8_lossy(&run.stdout).contains("qemu-kvm built by"));
-    let config_mak =
-        std::fs::read_to_string(out.join("src/kvm-snapshot-mini/config.mak")).unwrap();
+    let config_mak = std::fs::read_to_string(out.join("src/kvm-snapshot-mini/config.mak")).unwrap();
     assert!(
         config_mak.contains(&format!("KERNELDIR={}", out.join("linux-build").display())),
         "{config_mak}"
@@ -144,12 +150,18 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
     assert_eq!(json["sources"][0]["pinned"], true);
     assert_eq!(json["sources"][1]["sha256"], fx.userland_sha.as_str());
     let cc = &json["compiler"];
-    assert!(cc["family"].as_str().unwrap().eq_ignore_ascii_case("gcc"), "{cc}");
+    assert!(
+        cc["family"].as_str().unwrap().eq_ignore_ascii_case("gcc"),
+        "{cc}"
+    );
     assert!(
         config_mak.contains(&format!("QEMU_CC={}", cc["command"].as_str().unwrap())),
         "configure got another compiler than the one recorded: {config_mak}"
     );
-    assert_eq!(json["config"]["verification"]["lost"], serde_json::json!([]));
+    assert_eq!(
+        json["config"]["verification"]["lost"],
+        serde_json::json!([])
+    );
     assert_eq!(json["config"]["verification"]["requested"], 5);
     for name in [
         "select-compiler",
@@ -177,11 +189,12 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
         .expect("kvm.ko recorded");
     let bytes = std::fs::read(kvm_dir.join("kvm.ko")).unwrap();
     assert_eq!(ko["sha256"], sha256_hex(&bytes).as_str());
-    assert!(
-        artifacts
-            .iter()
-            .any(|a| a["path"].as_str().unwrap().ends_with("install/bin/qemu-kvm"))
-    );
+    assert!(artifacts.iter().any(|a| {
+        a["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("install/bin/qemu-kvm")
+    }));
 
     // The summary names what a user needs, including why modpost warned.
     assert!(summary.contains("PASS"), "{summary}");
@@ -210,7 +223,10 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
         String::from_utf8_lossy(&status.stdout),
         String::from_utf8_lossy(&status.stderr)
     );
-    assert_eq!(std::fs::read(kvm_dir.join("kvm.ko")).unwrap().len(), bytes.len());
+    assert_eq!(
+        std::fs::read(kvm_dir.join("kvm.ko")).unwrap().len(),
+        bytes.len()
+    );
 }
 
 #[test]
@@ -232,10 +248,16 @@ fn verify_stops_the_build_when_modules_are_off_and_the_fragment_lacks_modules() 
     let json = build_json(&out);
     assert_eq!(json["result"], "fail");
     assert_eq!(step(&json, "verify-config").unwrap()["status"], "failed");
-    assert!(step(&json, "modules-prepare").is_none(), "the build went on");
+    assert!(
+        step(&json, "modules-prepare").is_none(),
+        "the build went on"
+    );
     let lost = json["config"]["verification"]["lost"].as_array().unwrap();
     assert_eq!(lost.len(), 3, "{lost:?}");
-    assert!(lost.iter().all(|l| l["reason"] == "modules_disabled"), "{lost:?}");
+    assert!(
+        lost.iter().all(|l| l["reason"] == "modules_disabled"),
+        "{lost:?}"
+    );
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
     assert!(summary.contains("CONFIG_MODULES=y"), "{summary}");
     assert!(!out.join("linux-build/arch/x86/kvm/kvm.ko").exists());
@@ -251,7 +273,11 @@ fn the_howto_compiler_requirement_fails_before_anything_is_fetched() {
     assert!(message.contains("gcc >=3.2, <4"), "{message}");
     assert!(message.contains("found on PATH"), "{message}");
     assert!(message.contains("gcc-3."), "no package advice: {message}");
-    assert_eq!(fx.server.hits("linux-mini-6.1.tar.gz"), 0, "fetched before failing");
+    assert_eq!(
+        fx.server.hits("linux-mini-6.1.tar.gz"),
+        0,
+        "fetched before failing"
+    );
     assert!(!out.join("src").exists());
     let json = build_json(&out);
     assert_eq!(json["steps"].as_array().unwrap().len(), 1);
@@ -321,7 +347,10 @@ fn sources_must_be_pinned_or_explicitly_unpinned_and_a_wrong_hash_keeps_nothing(
     assert!(format!("{err:#}").contains("--allow-unpinned"), "{err:#}");
 
     let summary = flow::kvm::run(parse(&out, &["--allow-unpinned"])).expect("unpinned allowed");
-    assert!(summary.contains(&fx.kernel_sha), "the hash to pin is reported: {summary}");
+    assert!(
+        summary.contains(&fx.kernel_sha),
+        "the hash to pin is reported: {summary}"
+    );
     assert!(summary.contains("UNPINNED"), "{summary}");
     assert_eq!(build_json(&out)["sources"][0]["pinned"], false);
 
@@ -330,5 +359,8 @@ fn sources_must_be_pinned_or_explicitly_unpinned_and_a_wrong_hash_keeps_nothing(
     let err = flow::kvm::run(parse(&out, &["--kernel-sha256", &wrong])).expect_err("mismatch");
     let message = format!("{err:#}");
     assert!(message.contains(&fx.kernel_sha), "{message}");
-    assert!(!out.join("src/linux-mini-6.1").exists(), "an unverified tree was kept");
+    assert!(
+        !out.join("src/linux-mini-6.1").exists(),
+        "an unverified tree was kept"
+    );
 }

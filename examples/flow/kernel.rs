@@ -169,7 +169,8 @@ impl KernelPlan {
                 (running.config, desc)
             }
             BaseConfig::File(path) => (
-                Config::read(path).with_context(|| format!("reading --config {}", path.display()))?,
+                Config::read(path)
+                    .with_context(|| format!("reading --config {}", path.display()))?,
                 path.display().to_string(),
             ),
             BaseConfig::Defconfig => {
@@ -177,7 +178,10 @@ impl KernelPlan {
                 let outcome = self.tree(run).config_target("defconfig")?;
                 run.set_log(outcome.log_file.clone());
                 let config = BuildDir::new(&self.build).read_config()?;
-                (config, format!("make defconfig ({} {})", self.arch, tree.version()))
+                (
+                    config,
+                    format!("make defconfig ({} {})", self.arch, tree.version()),
+                )
             }
         };
         let base_path = self.config_dir.join("base.config");

@@ -26,7 +26,8 @@ use super::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warnin
 use super::{Artifact, Common, CompilerRecord, PlannedStep, Run, archive_stem, shell_line};
 
 /// The HOWTO's kernel.
-pub const HOWTO_KERNEL_URL: &str = "https://www.kernel.org/pub/linux/kernel/v2.6/linux-2.6.23.tar.gz";
+pub const HOWTO_KERNEL_URL: &str =
+    "https://www.kernel.org/pub/linux/kernel/v2.6/linux-2.6.23.tar.gz";
 /// The HOWTO's KVM snapshot.
 pub const HOWTO_USERLAND_URL: &str =
     "https://downloads.sourceforge.net/project/kvm/kvm/snapshots/kvm-snapshot-20080117.tar.gz";
@@ -145,7 +146,12 @@ fn settings(args: &Args) -> Result<Settings> {
         .unwrap_or_else(|| PathBuf::from("kforge-kvm-out"));
     let out = std::path::absolute(&out).unwrap_or(out);
     let kernel_url = args.kernel.clone().unwrap_or_else(|| {
-        if howto { HOWTO_KERNEL_URL } else { MODERN_KERNEL_URL }.to_string()
+        if howto {
+            HOWTO_KERNEL_URL
+        } else {
+            MODERN_KERNEL_URL
+        }
+        .to_string()
     });
     let userland_url = args
         .userland
@@ -161,7 +167,11 @@ fn settings(args: &Args) -> Result<Settings> {
     let fragments = if args.fragment.is_empty() {
         vec![FragmentSpec::Builtin("kvm.config", KVM_FRAGMENT)]
     } else {
-        args.fragment.iter().cloned().map(FragmentSpec::File).collect()
+        args.fragment
+            .iter()
+            .cloned()
+            .map(FragmentSpec::File)
+            .collect()
     };
     let userland_dir = userland_url
         .as_deref()
@@ -275,7 +285,11 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             vec![format!(
                 "cd {} && {}",
                 super::shell_quote(&dir.display().to_string()),
-                shell_line(configure_line(s, "<selected compiler>", &args.configure_arg))
+                shell_line(configure_line(
+                    s,
+                    "<selected compiler>",
+                    &args.configure_arg
+                ))
             )],
         ));
         steps.push(PlannedStep::new(
@@ -364,7 +378,12 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     // 1. tar xzf linux-….tar.gz
     let kernel_sha = args.kernel_sha256.clone();
     run.step("fetch-kernel", |run| {
-        run.fetch_archive("kernel", &s.kernel_url, kernel_sha.as_deref(), &s.kernel.src)
+        run.fetch_archive(
+            "kernel",
+            &s.kernel_url,
+            kernel_sha.as_deref(),
+            &s.kernel.src,
+        )
     })?;
 
     // 2. cp /boot/config-… .config (into O=, never the source tree) + the KVM fragment.

@@ -607,7 +607,10 @@ impl Run {
         for mirror in &self.common.mirror {
             builder = builder.mirror(mirror);
         }
-        Ok((builder.build().context("setting up the download cache")?, bar))
+        Ok((
+            builder.build().context("setting up the download cache")?,
+            bar,
+        ))
     }
 
     /// Fetch an archive `url` (pinned by `sha256` unless unpinned fetches are allowed) into
@@ -750,7 +753,11 @@ impl Run {
             self.record.result
         );
         for step in &self.record.steps {
-            let _ = writeln!(text, "# {} ({}, {:.1} s)", step.title, step.status, step.seconds);
+            let _ = writeln!(
+                text,
+                "# {} ({}, {:.1} s)",
+                step.title, step.status, step.seconds
+            );
             for command in &step.commands {
                 let _ = writeln!(text, "{command}");
             }
@@ -953,7 +960,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().map_or("out".into(), |n| n.to_string_lossy()),
+        path.file_name()
+            .map_or("out".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
@@ -963,7 +971,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The name of an archive's tree: `linux-source-6.1.tar.xz` → `linux-source-6.1`.
 pub fn archive_stem(url: &str) -> String {
-    let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or("source");
+    let name = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("source");
     let mut stem = name.to_string();
     for ext in [".gz", ".xz", ".bz2", ".zst", ".tgz", ".tbz2", ".txz"] {
         if let Some(s) = stem.strip_suffix(ext) {

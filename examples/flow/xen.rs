@@ -22,7 +22,9 @@ use kforge::kbuild::Make;
 use kforge::kconfig::{BuildDir, Config, Mode, SourceTree};
 
 use super::kernel::{BaseConfig, FragmentSpec, KernelPlan};
-use super::{Artifact, Common, PlannedStep, Run, SourceRecord, archive_stem, shell_line, shell_quote};
+use super::{
+    Artifact, Common, PlannedStep, Run, SourceRecord, archive_stem, shell_line, shell_quote,
+};
 
 /// The HOWTO's Xen.
 pub const HOWTO_XEN_URL: &str = "http://bits.xensource.com/oss-xen/release/3.2.0/xen-3.2.0.tar.gz";
@@ -134,7 +136,11 @@ struct Settings {
 
 /// The name select-repository looks for (Xen 3.2: `linux-2.6.18-xen.hg`).
 fn checkout_name(repo_url: &str) -> String {
-    let name = repo_url.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let name = repo_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     if name.ends_with(".hg") {
         name.to_string()
     } else {
@@ -150,14 +156,18 @@ fn settings(args: &Args) -> Result<Settings> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("kforge-xen-out"));
     let out = std::path::absolute(&out).unwrap_or(out);
-    let xen_url = args.xen.clone().unwrap_or_else(|| {
-        if howto { HOWTO_XEN_URL } else { MODERN_XEN_URL }.to_string()
-    });
+    let xen_url = args
+        .xen
+        .clone()
+        .unwrap_or_else(|| if howto { HOWTO_XEN_URL } else { MODERN_XEN_URL }.to_string());
     let xen_target = args
         .xen_target
         .clone()
         .unwrap_or_else(|| if howto { "dist" } else { "dist-xen" }.into());
-    if matches!(xen_target.as_str(), "world" | "kdelete" | "kclean" | "clean" | "distclean") {
+    if matches!(
+        xen_target.as_str(),
+        "world" | "kdelete" | "kclean" | "clean" | "distclean"
+    ) {
         bail!(
             "refusing `make {xen_target}` in the Xen tree: it deletes the kernel build directory \
              (and the .config installed there) before building. The HOWTO: \"Using the world \
@@ -179,7 +189,11 @@ fn settings(args: &Args) -> Result<Settings> {
         let fragments = if args.fragment.is_empty() {
             vec![FragmentSpec::Builtin("dom0.config", DOM0_FRAGMENT)]
         } else {
-            args.fragment.iter().cloned().map(FragmentSpec::File).collect()
+            args.fragment
+                .iter()
+                .cloned()
+                .map(FragmentSpec::File)
+                .collect()
         };
         let plan = KernelPlan {
             src: out.join("src").join(archive_stem(&url)),
@@ -254,12 +268,12 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         ));
         steps.push(PlannedStep::new(
             "prep-kernels",
-            "make prep-kernels (creates the kernel build directory)",
+            "Check the kernel tree is clean for O=, make prep-kernels (creates the kernel build directory)",
             vec![shell_line(xen_make(run, &s.xen_dir, "prep-kernels").command_line())],
         ));
         steps.push(PlannedStep::new(
             "install-config",
-            &format!("Check the kernel tree is clean for O=, install the .config into {build}/"),
+            &format!("Install the .config into {build}/ (never into the kernel tree)"),
             vec![format!(
                 "{} > {}/{build}/.config",
                 match args.config.as_str() {
@@ -273,7 +287,9 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
     steps.push(PlannedStep::new(
         "xen-build",
         &format!("make {}", s.xen_target),
-        vec![shell_line(xen_make(run, &s.xen_dir, &s.xen_target).command_line())],
+        vec![shell_line(
+            xen_make(run, &s.xen_dir, &s.xen_target).command_line(),
+        )],
     ));
     if let Some((url, k)) = &s.dom0 {
         steps.push(PlannedStep::new(
@@ -341,7 +357,10 @@ pub fn check_checkout_layout(xen_dir: &Path, checkout: &Path, name: &str) -> Res
              linux-2.6.18-xen.hg/ must be at the same level\"",
             checkout.display(),
             xen_dir.display(),
-            xen_dir.parent().map(|p| p.display().to_string()).unwrap_or_default()
+            xen_dir
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         );
     }
     if checkout.file_name().is_none_or(|n| n != name) {
@@ -407,7 +426,9 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         let configured = run.step("config", |run| k.configure(run))?;
         run.step("olddefconfig", |run| k.olddefconfig(run))?;
         run.step("verify-config", |run| k.verify(run, &configured))?;
-        run.record.artifacts.push(Artifact::of(&k.build.join(".config"))?);
+        run.record
+            .artifacts
+            .push(Artifact::of(&k.build.join(".config"))?);
         run.note(format!(
             "the dom0 kernel config is resolved and verified in {}; build it with \
              `make -C {} O={} ARCH={} bzImage modules`",
@@ -469,6 +490,29 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         Ok(())
     })?;
     run.step("prep-kernels", |run| {
+        // The kernel refuses O= when its source tree holds a .config or include/config: check
+        // before make does, and say how to fix it without losing the file.
+        let tree = SourceTree::open(&s.checkout)
+            .with_context(|| format!("{} is not a kernel tree", s.checkout.display()))?;
+        let check = tree.check_clean(None);
+        if !check.is_clean() {
+            if args.fix_tree {
+                let v = tree.version();
+                let build = s.xen_dir.join(format!(
+                    "build-linux-{}.{}.{}{}_{}",
+                    v.version, v.patchlevel, v.sublevel, v.extraversion, args.xen_arch
+                ));
+                let plan = tree.make_clean_for_out_of_tree(&build)?;
+                run.step_note(format!("kernel tree cleaned for O= without loss:\n{plan}"));
+            } else {
+                run.hint = Some(
+                    "rerun with --fix-tree to move the kernel tree's .config into the build \
+                     directory (nothing is deleted), or move it yourself; never `make mrproper`"
+                        .into(),
+                );
+                bail!("{check}");
+            }
+        }
         run.ui.start_status("make prep-kernels");
         let outcome = xen_make(run, &s.xen_dir, "prep-kernels").run()?;
         run.set_log(outcome.log_file.clone());
@@ -504,23 +548,6 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 many
             ),
         };
-        // The kernel refuses O= when its source tree holds a .config: check before make does.
-        let tree = SourceTree::open(&s.checkout)
-            .with_context(|| format!("{} is not a kernel tree", s.checkout.display()))?;
-        let check = tree.check_clean(None);
-        if !check.is_clean() {
-            if args.fix_tree {
-                let plan = tree.make_clean_for_out_of_tree(&build)?;
-                run.step_note(format!("kernel tree cleaned for O= without loss:\n{plan}"));
-            } else {
-                run.hint = Some(
-                    "rerun with --fix-tree to move the kernel tree's .config into the build \
-                     directory (nothing is deleted), or move it yourself; never `make mrproper`"
-                        .into(),
-                );
-                bail!("{check}");
-            }
-        }
         let (config, desc) = match args.config.parse::<BaseConfig>()? {
             BaseConfig::File(path) => (
                 Config::read(&path).with_context(|| format!("reading {}", path.display()))?,
@@ -546,7 +573,6 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         run.record.config = Some(serde_json::json!({
             "base": desc,
             "build_config": installed.path,
-            "kernel_tree_clean": check.is_clean(),
         }));
         Ok(())
     })?;

@@ -27,11 +27,7 @@ impl Server {
     /// Start serving.
     pub fn start() -> Server {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
-        let port = server
-            .server_addr()
-            .to_ip()
-            .expect("an IP listener")
-            .port();
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
         let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
         let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let thread = {
@@ -62,10 +58,7 @@ impl Server {
 
     /// Serve `bytes` at `/name`; returns the URL.
     pub fn serve(&self, name: &str, bytes: Vec<u8>) -> String {
-        self.files
-            .lock()
-            .unwrap()
-            .insert(format!("/{name}"), bytes);
+        self.files.lock().unwrap().insert(format!("/{name}"), bytes);
         format!("{}/{name}", self.base)
     }
 

@@ -180,7 +180,11 @@ pub fn write_kernel_tree(root: &Path) {
                 &module_c("KVM_INTEL", "kvm-intel"),
                 false,
             ),
-            ("arch/x86/kvm/kvm-amd.c", &module_c("KVM_AMD", "kvm-amd"), false),
+            (
+                "arch/x86/kvm/kvm-amd.c",
+                &module_c("KVM_AMD", "kvm-amd"),
+                false,
+            ),
         ],
     );
 }
@@ -229,6 +233,152 @@ pub fn write_userland_tree(root: &Path) {
             ("configure", USERLAND_CONFIGURE, true),
             ("Makefile", USERLAND_MAKEFILE, false),
             ("qemu.c", USERLAND_QEMU_C, false),
+        ],
+    );
+}
+
+/// The top Makefile of a Xen-3.2-like tree: `prep-kernels` asks `select-repository` for
+/// `linux-2.6.18-xen.hg` in `LINUX_SRC_PATH` (`.:..`, `.` ignored, `.hg` required) and makes
+/// `build-linux-2.6.18-xen_<arch>/` through the kernel's `O=` (so the kernel's cleanliness
+/// check runs); `dist` builds the hypervisor and the kernel from that build directory's
+/// `.config`; `world` runs `clean` and `kdelete` first, as Xen 3.2's does.
+const XEN32_MAKEFILE: &str = r##"# A miniature of Xen 3.2's top Makefile and buildconfigs/mk.linux-2.6-xen.
+XEN_TARGET_ARCH ?= x86_32
+LINUX_SRC_PATH ?= .:..
+XEN_LINUX_HGREPO ?= http://xenbits.xensource.com/linux-2.6.18-xen.hg
+LINUX_VER := 2.6.18-xen
+LINUX_DIR := build-linux-$(LINUX_VER)_$(XEN_TARGET_ARCH)
+
+.PHONY: prep-kernels dist xen kernels world clean kdelete
+
+prep-kernels:
+	@repo=$$(sh buildconfigs/select-repository linux-$(LINUX_VER).hg '$(LINUX_SRC_PATH)') || { \
+		echo >&2 "select-repository: no linux-$(LINUX_VER).hg checkout in $(LINUX_SRC_PATH); would clone $(XEN_LINUX_HGREPO) (the miniature has no network)"; \
+		exit 1; }; \
+	echo "using the kernel checkout $$repo"; \
+	$(MAKE) -C "$$repo" O=$(CURDIR)/$(LINUX_DIR) outputmakefile && \
+	echo "$$repo" > $(LINUX_DIR)/.linux-src
+
+xen:
+	mkdir -p dist/install/boot
+	$(CC) -c -o xen/xen.o xen/xen.c
+	gzip -9n -c xen/xen.o > dist/install/boot/xen-3.2.0.gz
+	ln -sf xen-3.2.0.gz dist/install/boot/xen.gz
+
+kernels:
+	@test -f $(LINUX_DIR)/.config || { echo >&2 "*** no .config in $(LINUX_DIR): run make prep-kernels and install one"; exit 1; }
+	$(MAKE) -C $$(cat $(LINUX_DIR)/.linux-src) O=$(CURDIR)/$(LINUX_DIR) vmlinuz
+	mkdir -p dist/install/boot
+	cp $(LINUX_DIR)/vmlinuz dist/install/boot/vmlinuz-2.6.18-xen
+
+dist: xen kernels
+
+clean:
+	rm -rf dist xen/*.o
+
+kdelete:
+	rm -rf build-linux-*
+
+world:
+	$(MAKE) clean
+	$(MAKE) kdelete
+	$(MAKE) prep-kernels
+	$(MAKE) dist
+"##;
+
+const SELECT_REPOSITORY: &str = r##"#!/bin/sh
+# usage: select-repository NAME SEARCHPATH
+# As Xen 3.2's: "." is ignored, and only a directory holding .hg is accepted.
+name=$1
+IFS=:
+for dir in $2; do
+	[ "$dir" = "." ] && continue
+	if [ -d "$dir/$name/.hg" ]; then
+		cd "$dir/$name" && pwd
+		exit 0
+	fi
+done
+exit 1
+"##;
+
+/// Write the Xen-3.2-like tree under `root`.
+pub fn write_xen32_tree(root: &Path) {
+    write_tree(
+        root,
+        &[
+            ("Makefile", XEN32_MAKEFILE, false),
+            ("buildconfigs/select-repository", SELECT_REPOSITORY, true),
+            ("xen/xen.c", "int xen_start(void) { return 0; }\n", false),
+        ],
+    );
+}
+
+/// The top Makefile of the xenified 2.6.18 kernel: `O=` refuses a tree holding `.config` or
+/// `include/config` (with 2.6.18's message); `vmlinuz` builds from the build directory's
+/// `.config`, which must enable `CONFIG_XEN`.
+const LINUX_2618_MAKEFILE: &str = r##"VERSION = 2
+PATCHLEVEL = 6
+SUBLEVEL = 18
+EXTRAVERSION = -xen
+NAME=Avast! A bilge rat!
+
+srctree := $(CURDIR)
+objtree := $(if $(O),$(O),$(CURDIR))
+
+.PHONY: outputmakefile vmlinuz mrproper
+
+outputmakefile:
+ifneq ($(O),)
+	@if test -f $(srctree)/.config -o -d $(srctree)/include/config; then \
+		echo "  $(srctree) is not clean, please run 'make mrproper'"; \
+		echo "  in the '$(srctree)' directory."; \
+		/bin/false; \
+	fi
+	@mkdir -p $(objtree)
+endif
+
+vmlinuz: outputmakefile
+	@test -f $(objtree)/.config || { echo >&2 "no .config in $(objtree)"; exit 1; }
+	sed -n 's/^CONFIG_\([A-Za-z0-9_]*\)=y$$/#define CONFIG_\1 1/p' $(objtree)/.config > $(objtree)/autoconf.h
+	$(CC) -include $(objtree)/autoconf.h -c -o $(objtree)/vmlinux.o $(srctree)/init/main.c
+	gzip -9n -c $(objtree)/vmlinux.o > $(objtree)/vmlinuz
+
+mrproper:
+	rm -rf .config include/config
+"##;
+
+/// Write the xenified kernel's files under `root` (a Mercurial working directory).
+pub fn write_linux_2618_xen_tree(root: &Path) {
+    write_tree(
+        root,
+        &[
+            ("Makefile", LINUX_2618_MAKEFILE, false),
+            (
+                "init/main.c",
+                "#ifndef CONFIG_XEN\n#error \"the .config in the build directory does not enable CONFIG_XEN\"\n#endif\nint start_kernel(void) { return 0; }\n",
+                false,
+            ),
+            (
+                "arch/i386/Kconfig",
+                "config X86_32\n\tdef_bool y\n\nconfig XEN\n\tbool \"Xen\"\n",
+                false,
+            ),
+        ],
+    );
+}
+
+/// A Xen-4.x-like tree: `make dist-xen` builds `dist/install/boot/xen-4.17.0.gz` (and the
+/// `xen.gz` link) without `./configure`.
+pub fn write_xen4_tree(root: &Path) {
+    write_tree(
+        root,
+        &[
+            (
+                "Makefile",
+                "# A miniature of Xen 4.17's top Makefile.\n.PHONY: dist-xen world\n\ndist-xen:\n\tmkdir -p dist/install/boot\n\t$(CC) -c -o xen/xen.o xen/xen.c\n\tgzip -9n -c xen/xen.o > dist/install/boot/xen-4.17.0.gz\n\tln -sf xen-4.17.0.gz dist/install/boot/xen.gz\n\nworld:\n\trm -rf dist\n",
+                false,
+            ),
+            ("xen/xen.c", "int xen_start(void) { return 4; }\n", false),
         ],
     );
 }

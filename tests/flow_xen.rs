@@ -1,0 +1,344 @@
+//! The Xen flow end to end, on miniatures: a Xen-3.2-like tarball served by a real HTTP server
+//! on loopback with its sha256 pinned, the xenified kernel in a real Mercurial repository made
+//! with `hg`, a Xen-4.x-like tarball and a Linux-like tree for the dom0 config; real make, real
+//! compilers. The flow code is the example's own (`examples/flow/`).
+
+#[path = "../examples/flow/mod.rs"]
+mod flow;
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Parser;
+use common::{Server, argv, build_json, require_tool, sha256_hex, tarball, trees};
+
+/// A Mercurial repository at `dir` holding the xenified kernel, committed.
+fn hg_repo(dir: &Path, edit: impl FnOnce(&Path)) {
+    require_tool("hg", "mercurial");
+    std::fs::create_dir_all(dir).unwrap();
+    trees::write_linux_2618_xen_tree(dir);
+    edit(dir);
+    for args in [
+        vec!["init"],
+        vec!["add", "-q"],
+        vec![
+            "commit",
+            "-q",
+            "--config",
+            "ui.username=kforge-test <test@example.invalid>",
+            "-m",
+            "xenified 2.6.18",
+        ],
+    ] {
+        let out = Command::new("hg")
+            .args(&args)
+            .current_dir(dir)
+            .env("HGPLAIN", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    server: Server,
+    root: PathBuf,
+    xen_url: String,
+    xen_sha: String,
+    repo: PathBuf,
+    user_config: PathBuf,
+}
+
+const USER_CONFIG: &str = "# the user's /boot/config-2.6.18-my\nCONFIG_X86_32=y\nCONFIG_XEN=y\n";
+
+impl Fixture {
+    fn new(edit_kernel: impl FnOnce(&Path)) -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let xen = root.join("trees/xen");
+        trees::write_xen32_tree(&xen);
+        let server = Server::start();
+        let tgz = tarball(&xen, "xen-3.2.0");
+        let xen_sha = sha256_hex(&tgz);
+        let xen_url = server.serve("xen-3.2.0.tar.gz", tgz);
+        let repo = root.join("hg/linux-2.6.18-xen.hg");
+        hg_repo(&repo, edit_kernel);
+        let user_config = root.join("config-2.6.18-my");
+        std::fs::write(&user_config, USER_CONFIG).unwrap();
+        Fixture {
+            _tmp: tmp,
+            server,
+            root,
+            xen_url,
+            xen_sha,
+            repo,
+            user_config,
+        }
+    }
+
+    fn howto(&self, out: &Path, extra: &[&str]) -> flow::xen::Args {
+        let cache = self.root.join("cache");
+        let mut args = vec![
+            "--mode",
+            "howto",
+            "--xen",
+            &self.xen_url,
+            "--xen-sha256",
+            &self.xen_sha,
+            "--kernel-hg",
+            self.repo.to_str().unwrap(),
+            "--config",
+            self.user_config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        flow::xen::Args::try_parse_from(argv("xen", &args)).unwrap()
+    }
+}
+
+fn step<'a>(json: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+}
+
+#[test]
+fn howto_flow_clones_beside_the_tree_installs_the_config_in_the_build_dir_and_makes_dist() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let summary = flow::xen::run(fx.howto(&out, &[])).expect("the HOWTO flow passes");
+
+    let xen = out.join("src/xen-3.2.0");
+    let checkout = out.join("src/linux-2.6.18-xen.hg");
+    // The checkout is a Mercurial checkout beside the Xen tree, as select-repository wants.
+    assert!(checkout.join(".hg").is_dir());
+    assert_eq!(checkout.parent(), xen.parent());
+    // The user's .config went into the build directory, never into the kernel tree.
+    let build = xen.join("build-linux-2.6.18-xen_x86_32");
+    assert_eq!(
+        std::fs::read_to_string(build.join(".config")).unwrap(),
+        USER_CONFIG
+    );
+    assert!(!checkout.join(".config").exists());
+    // make dist built both, the kernel from that .config (it must enable CONFIG_XEN).
+    let boot = xen.join("dist/install/boot");
+    assert!(boot.join("xen-3.2.0.gz").is_file());
+    assert!(boot.join("vmlinuz-2.6.18-xen").is_file());
+
+    let json = build_json(&out);
+    assert_eq!(json["result"], "pass");
+    assert_eq!(json["mode"], "howto");
+    assert_eq!(json["sources"][0]["sha256"], fx.xen_sha.as_str());
+    let kernel = &json["sources"][1];
+    assert_eq!(kernel["role"], "xenified kernel");
+    let revision = kernel["revision"].as_str().expect("changeset recorded");
+    assert_eq!(revision.len(), 40, "{revision}");
+    for name in [
+        "check-hg",
+        "fetch-xen",
+        "clone-kernel",
+        "prep-kernels",
+        "install-config",
+        "xen-build",
+    ] {
+        assert_eq!(step(&json, name).unwrap()["status"], "ok", "step {name}");
+    }
+    let artifacts: Vec<&str> = json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        artifacts.iter().any(|p| p.ends_with("vmlinuz-2.6.18-xen")),
+        "{artifacts:?}"
+    );
+    assert!(summary.contains(revision), "{summary}");
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(reproducer.contains("prep-kernels"), "{reproducer}");
+    assert!(reproducer.contains(" dist"), "{reproducer}");
+    assert!(!reproducer.contains("world"), "{reproducer}");
+
+    // Why `world` is refused: in this tree, as in Xen 3.2, it deletes the build directory and
+    // the .config installed there before building, and so fails.
+    let world = Command::new("make")
+        .args(["-C", xen.to_str().unwrap(), "world"])
+        .output()
+        .unwrap();
+    assert!(!world.status.success());
+    assert!(!build.join(".config").exists(), "world did not clean");
+}
+
+#[test]
+fn world_is_refused_before_anything_runs() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let err = flow::xen::run(fx.howto(&out, &["--xen-target", "world"])).expect_err("refused");
+    assert!(format!("{err:#}").contains("world"), "{err:#}");
+    assert_eq!(fx.server.hits("xen-3.2.0.tar.gz"), 0);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_checkout_inside_the_tree_elsewhere_or_without_hg_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let xen = src.join("xen-3.2.0");
+    std::fs::create_dir_all(&xen).unwrap();
+    let name = "linux-2.6.18-xen.hg";
+    let check = |checkout: &Path| flow::xen::check_checkout_layout(&xen, checkout, name);
+
+    let inside = xen.join(name);
+    std::fs::create_dir_all(inside.join(".hg")).unwrap();
+    let err = check(&inside).unwrap_err().to_string();
+    assert!(
+        err.contains("inside the Xen tree") && err.contains("select-repository"),
+        "{err}"
+    );
+
+    let elsewhere = tmp.path().join("other").join(name);
+    std::fs::create_dir_all(elsewhere.join(".hg")).unwrap();
+    assert!(
+        check(&elsewhere)
+            .unwrap_err()
+            .to_string()
+            .contains("same level")
+    );
+
+    let renamed = src.join("linux-xen");
+    std::fs::create_dir_all(renamed.join(".hg")).unwrap();
+    assert!(check(&renamed).unwrap_err().to_string().contains(name));
+
+    let exported = src.join(name);
+    std::fs::create_dir_all(&exported).unwrap();
+    let err = check(&exported).unwrap_err().to_string();
+    assert!(err.contains("no .hg"), "{err}");
+
+    std::fs::create_dir_all(exported.join(".hg")).unwrap();
+    check(&exported).expect("a checkout beside the tree is accepted");
+}
+
+#[test]
+fn the_flow_refuses_a_given_checkout_inside_the_xen_tree_before_prep_kernels() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let inside = out.join("src/xen-3.2.0/linux-2.6.18-xen.hg");
+    let err = flow::xen::run(fx.howto(&out, &["--kernel-checkout", inside.to_str().unwrap()]))
+        .expect_err("refused");
+    assert!(format!("{err:#}").contains("select-repository"), "{err:#}");
+    let json = build_json(&out);
+    assert_eq!(step(&json, "clone-kernel").unwrap()["status"], "failed");
+    assert!(step(&json, "prep-kernels").is_none());
+}
+
+#[test]
+fn an_unclean_kernel_checkout_is_caught_before_make_and_fix_tree_keeps_its_config() {
+    let stray = "# a .config left in the kernel tree\nCONFIG_XEN=y\n";
+    let fx = Fixture::new(|dir| std::fs::write(dir.join(".config"), stray).unwrap());
+    let out = fx.root.join("out");
+    let err = flow::xen::run(fx.howto(&out, &[])).expect_err("unclean");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("mrproper"),
+        "the kernel's complaint is predicted: {message}"
+    );
+    let json = build_json(&out);
+    assert_eq!(step(&json, "prep-kernels").unwrap()["status"], "failed");
+    assert!(
+        !out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_32")
+            .exists(),
+        "make ran anyway"
+    );
+
+    flow::xen::run(fx.howto(&out, &["--fix-tree"])).expect("passes with --fix-tree");
+    let build = out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_32");
+    assert_eq!(
+        std::fs::read_to_string(build.join(".config")).unwrap(),
+        USER_CONFIG
+    );
+    assert_eq!(
+        std::fs::read_to_string(build.join(".config.old")).unwrap(),
+        stray,
+        "the stray .config was not kept"
+    );
+    assert!(!out.join("src/linux-2.6.18-xen.hg/.config").exists());
+}
+
+#[test]
+fn modern_flow_builds_dist_xen_and_verifies_a_dom0_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let server = Server::start();
+    let xen = root.join("trees/xen4");
+    trees::write_xen4_tree(&xen);
+    let xen_tgz = tarball(&xen, "xen-4.17.0");
+    let xen_sha = sha256_hex(&xen_tgz);
+    let xen_url = server.serve("xen-4.17.0.tar.gz", xen_tgz);
+    let linux = root.join("trees/linux");
+    trees::write_kernel_tree(&linux);
+    let linux_tgz = tarball(&linux, "linux-mini-6.1");
+    let linux_sha = sha256_hex(&linux_tgz);
+    let linux_url = server.serve("linux-mini-6.1.tar.gz", linux_tgz);
+    let base = root.join("config-running");
+    std::fs::write(&base, trees::BASE_CONFIG_MODULES_OFF).unwrap();
+    let out = root.join("out");
+    let cache = root.join("cache");
+    let args = argv(
+        "xen",
+        &[
+            "--xen",
+            &xen_url,
+            "--xen-sha256",
+            &xen_sha,
+            "--kernel",
+            &linux_url,
+            "--kernel-sha256",
+            &linux_sha,
+            "--config",
+            base.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let summary = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect("passes");
+    let boot = out.join("src/xen-4.17.0/dist/install/boot");
+    assert!(boot.join("xen-4.17.0.gz").is_file());
+    let json = build_json(&out);
+    assert_eq!(json["mode"], "modern");
+    let verification = &json["config"]["verification"];
+    assert_eq!(verification["lost"], serde_json::json!([]));
+    assert_eq!(
+        verification["requested"].as_u64().unwrap() as usize,
+        flow::xen::DOM0_FRAGMENT
+            .lines()
+            .filter(|l| l.starts_with("CONFIG_"))
+            .count()
+    );
+    let final_config = std::fs::read_to_string(out.join("linux-dom0-build/.config")).unwrap();
+    for line in [
+        "CONFIG_XEN=y",
+        "CONFIG_XEN_DOM0=y",
+        "CONFIG_XEN_BLKDEV_BACKEND=m",
+    ] {
+        assert!(final_config.lines().any(|l| l == line), "{line} missing");
+    }
+    assert!(!out.join("src/linux-mini-6.1/.config").exists());
+    assert!(summary.contains("xen-4.17.0.gz"), "{summary}");
+    assert!(summary.contains(&xen_sha), "{summary}");
+}
