@@ -364,3 +364,34 @@ fn sources_must_be_pinned_or_explicitly_unpinned_and_a_wrong_hash_keeps_nothing(
         "an unverified tree was kept"
     );
 }
+
+#[test]
+fn userland_patches_are_applied_before_configure() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    let patch = fx.out("qemu-name.patch");
+    std::fs::write(
+        &patch,
+        "--- a/qemu.c\n+++ b/qemu.c\n@@ -2,4 +2,4 @@\n #ifndef CONFIG_KVM_MODULE\n #error \"the kernel tree was not configured with KVM as a module\"\n #endif\n-int main(void) { printf(\"qemu-kvm built by %s\\n\", __VERSION__); return 0; }\n+int main(void) { printf(\"patched qemu-kvm built by %s\\n\", __VERSION__); return 0; }\n",
+    )
+    .unwrap();
+    let userland = fx.userland(&[
+        "--cc-req",
+        "gcc >=4",
+        "--no-modules",
+        "--userland-patch",
+        patch.to_str().unwrap(),
+    ]);
+    flow::kvm::run(fx.args(&out, &userland)).expect("the flow passes");
+    let run = std::process::Command::new(out.join("install/bin/qemu-kvm"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&run.stdout).starts_with("patched qemu-kvm"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(reproducer.contains("patch -p1 -d"), "{reproducer}");
+    assert!(!reproducer.contains("M=arch/x86/kvm"), "{reproducer}");
+}

@@ -117,6 +117,14 @@ pub struct Args {
     /// Extra ./configure argument (repeatable), e.g. --target-list=x86_64-softmmu.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub configure_arg: Vec<String>,
+    /// Patch applied to the userland with `patch -p1` before it is configured (repeatable),
+    /// e.g. Debian's QEMU patches for its dfsg tarball.
+    #[arg(long, value_name = "FILE")]
+    pub userland_patch: Vec<PathBuf>,
+    /// The configure flag naming the prepared kernel; empty to leave it out (today's QEMU
+    /// has no --kerneldir).
+    #[arg(long, value_name = "FLAG", default_value = "--kerneldir")]
+    pub kerneldir_flag: String,
     /// Userland make targets (default: all install).
     #[arg(long, value_name = "TARGET")]
     pub userland_target: Vec<String>,
@@ -134,6 +142,7 @@ struct Settings {
     userland_targets: Vec<String>,
     kernel: KernelPlan,
     userland_dir: Option<PathBuf>,
+    kerneldir_flag: String,
     out: PathBuf,
 }
 
@@ -210,6 +219,7 @@ fn settings(args: &Args) -> Result<Settings> {
         },
         kernel,
         userland_dir,
+        kerneldir_flag: args.kerneldir_flag.clone(),
         out,
     })
 }
@@ -218,9 +228,15 @@ fn configure_line(s: &Settings, cc: &str, extra: &[String]) -> Vec<String> {
     let mut line = vec![
         "./configure".to_string(),
         format!("{}={cc}", s.cc_flag.trim_end_matches('=')),
-        format!("--kerneldir={}", s.kernel.build.display()),
-        format!("--prefix={}", s.prefix.display()),
     ];
+    if !s.kerneldir_flag.is_empty() {
+        line.push(format!(
+            "{}={}",
+            s.kerneldir_flag.trim_end_matches('='),
+            s.kernel.build.display()
+        ));
+    }
+    line.push(format!("--prefix={}", s.prefix.display()));
     line.extend(extra.iter().cloned());
     line
 }
@@ -277,7 +293,17 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
         steps.push(PlannedStep::new(
             "fetch-userland",
             "Fetch, verify and extract the userland",
-            super::fetch_commands(url, args.userland_sha256.as_deref(), dir),
+            {
+                let mut c = super::fetch_commands(url, args.userland_sha256.as_deref(), dir);
+                c.extend(args.userland_patch.iter().map(|p| {
+                    format!(
+                        "patch -p1 -d {} < {}",
+                        super::shell_quote(&dir.display().to_string()),
+                        super::shell_quote(&p.display().to_string())
+                    )
+                }));
+                c
+            },
         ));
         steps.push(PlannedStep::new(
             "configure-userland",
@@ -447,7 +473,7 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     if let (Some(url), Some(dir), Some(cc)) = (&s.userland_url, &s.userland_dir, &cc) {
         let sha = args.userland_sha256.clone();
         run.step("fetch-userland", |run| {
-            run.fetch_archive("userland", url, sha.as_deref(), dir)
+            run.fetch_archive_patched("userland", url, sha.as_deref(), dir, &args.userland_patch)
         })?;
         run.step("configure-userland", |run| {
             run.ui.start_status("configure");

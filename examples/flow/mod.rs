@@ -623,6 +623,19 @@ impl Run {
         sha256: Option<&str>,
         dest: &Path,
     ) -> Result<SourceRecord> {
+        self.fetch_archive_patched(role, url, sha256, dest, &[])
+    }
+
+    /// [`Run::fetch_archive`], applying `patches` (`patch -p1`, in order) before the tree is
+    /// published.
+    pub fn fetch_archive_patched(
+        &mut self,
+        role: &str,
+        url: &str,
+        sha256: Option<&str>,
+        dest: &Path,
+        patches: &[PathBuf],
+    ) -> Result<SourceRecord> {
         let pinned = match sha256 {
             Some(hex) => Some(
                 hex.parse::<Sha256Digest>()
@@ -671,7 +684,11 @@ impl Run {
         }
         .with_strip_components(1);
         let (fetcher, bar) = self.fetcher(role)?;
-        let fetched: Result<Fetched, _> = fetcher.fetch(&source, dest, &self.interrupt);
+        let patch_set = patches
+            .iter()
+            .fold(kforge::fetch::PatchSet::new(), |set, p| set.patch(p, 1));
+        let fetched: Result<Fetched, _> =
+            fetcher.fetch_patched(&source, dest, &patch_set, &self.interrupt);
         bar.finish_and_clear();
         let fetched = fetched.with_context(|| format!("fetching the {role} archive {url}"))?;
         let hex = fetched.sha256.map(|d| d.to_hex());
@@ -700,7 +717,18 @@ impl Run {
             _ => {}
         }
         write_stamp(&stamp, &record)?;
-        self.set_commands(fetch_commands(url, hex.as_deref(), dest));
+        let mut commands = fetch_commands(url, hex.as_deref(), dest);
+        for p in &fetched.patches {
+            self.step_note(format!("applied {p}"));
+        }
+        for p in patches {
+            commands.push(format!(
+                "patch -p1 -d {} < {}",
+                shell_quote(&dest.display().to_string()),
+                shell_quote(&p.display().to_string())
+            ));
+        }
+        self.set_commands(commands);
         self.record.sources.push(record.clone());
         Ok(record)
     }
