@@ -16,10 +16,16 @@ pub struct Output {
 }
 
 impl Output {
-    /// Print `value` as pretty JSON on stdout.
+    /// Print `value` as pretty JSON on stdout. A reader that closed the pipe early (`| head`)
+    /// ends the output quietly instead of failing.
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
-        Ok(())
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(value)?;
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 }
 
