@@ -132,13 +132,15 @@ fn sh(script: &str, dir: &Path) {
     assert!(status.success(), "failed: {script}");
 }
 
-/// Remove a tree and let the disk settle, outside the timed part.
-fn clean(path: &Path) {
-    if path.exists() {
-        std::fs::remove_dir_all(path).expect("remove tree");
-    }
+/// Flush dirty pages and wait past the kernel's dirty-expire interval (30 s by default):
+/// ext4 skips recently deleted inodes when allocating, which slows a fresh extraction a lot.
+fn settle() {
     let _ = Command::new("sync").status();
-    std::thread::sleep(Duration::from_millis(500));
+    let expire = std::fs::read_to_string("/proc/sys/vm/dirty_expire_centisecs")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(3000);
+    std::thread::sleep(Duration::from_millis(expire * 10 + 5000));
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -190,60 +192,65 @@ fn full() {
         .expect("warm-up download");
 
     let (mut a, mut b, mut cold, mut warm) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    settle();
     for round in 0..runs {
-        // (a) curl -o, sha256sum, tar xJf
-        let tree = dir.join("a");
-        std::fs::create_dir_all(&tree).expect("mkdir");
-        let t = Instant::now();
-        sh(
-            &format!(
-                "curl -sS -o ../a.tar.xz '{url}' && sha256sum ../a.tar.xz | grep -q {sha} && tar xJf ../a.tar.xz"
-            ),
-            &tree,
-        );
-        a.push(t.elapsed());
-        std::fs::remove_file(dir.join("a.tar.xz")).expect("rm");
-        clean(&tree);
-
-        // (b) curl | tee >(sha256sum) | tar xJ
-        let tree = dir.join("b");
-        std::fs::create_dir_all(&tree).expect("mkdir");
-        let t = Instant::now();
-        sh(
-            &format!(
-                "set -o pipefail; curl -sS '{url}' | tee >(sha256sum > ../b.sum) | tar xJ && wait && grep -q {sha} ../b.sum"
-            ),
-            &tree,
-        );
-        b.push(t.elapsed());
-        clean(&tree);
-
-        // kforge, empty cache: one streaming pass.
-        let cache = dir.join(format!("cold-cache-{round}"));
-        let tree = dir.join("k");
-        let t = Instant::now();
-        fetcher(&cache)
-            .fetch(
-                &Source::archive(url.clone(), sha),
-                &tree,
-                &AtomicBool::new(false),
-            )
-            .expect("kforge cold fetch");
-        cold.push(t.elapsed());
-        clean(&tree);
-        clean(&cache);
-
-        // kforge, archive in the cache.
-        let t = Instant::now();
-        fetcher(&warm_cache)
-            .fetch(
-                &Source::archive(url.clone(), sha),
-                &tree,
-                &AtomicBool::new(false),
-            )
-            .expect("kforge warm fetch");
-        warm.push(t.elapsed());
-        clean(&tree);
+        let round_dir = dir.join(format!("round-{round}"));
+        std::fs::create_dir_all(&round_dir).expect("mkdir");
+        // Rotate the order so that no variant always runs first.
+        for step in 0..4 {
+            match (round + step) % 4 {
+                0 => {
+                    // (a) curl -o, sha256sum, tar xJf
+                    let tree = round_dir.join("a");
+                    std::fs::create_dir_all(&tree).expect("mkdir");
+                    let t = Instant::now();
+                    sh(
+                        &format!(
+                            "curl -sS -o ../a.tar.xz '{url}' && sha256sum ../a.tar.xz | grep -q {sha} && tar xJf ../a.tar.xz"
+                        ),
+                        &tree,
+                    );
+                    a.push(t.elapsed());
+                }
+                1 => {
+                    // (b) curl | tee >(sha256sum) | tar xJ
+                    let tree = round_dir.join("b");
+                    std::fs::create_dir_all(&tree).expect("mkdir");
+                    let t = Instant::now();
+                    sh(
+                        &format!(
+                            "set -o pipefail; curl -sS '{url}' | tee >(sha256sum > ../b.sum) | tar xJ && wait && grep -q {sha} ../b.sum"
+                        ),
+                        &tree,
+                    );
+                    b.push(t.elapsed());
+                }
+                2 => {
+                    // kforge, empty cache: one streaming pass.
+                    let t = Instant::now();
+                    fetcher(&round_dir.join("cold-cache"))
+                        .fetch(
+                            &Source::archive(url.clone(), sha),
+                            &round_dir.join("cold"),
+                            &AtomicBool::new(false),
+                        )
+                        .expect("kforge cold fetch");
+                    cold.push(t.elapsed());
+                }
+                _ => {
+                    // kforge, archive in the cache.
+                    let t = Instant::now();
+                    fetcher(&warm_cache)
+                        .fetch(
+                            &Source::archive(url.clone(), sha),
+                            &round_dir.join("warm"),
+                            &AtomicBool::new(false),
+                        )
+                        .expect("kforge warm fetch");
+                    warm.push(t.elapsed());
+                }
+            }
+        }
         println!(
             "round {}: (a) {:.2}s  (b) {:.2}s  kforge cold {:.2}s  kforge warm {:.2}s",
             round + 1,
@@ -252,6 +259,12 @@ fn full() {
             cold[round].as_secs_f64(),
             warm[round].as_secs_f64()
         );
+        // Delete outside the timed part, then let ext4 forget the deleted inodes (creating
+        // files right after deleting many is much slower) before the next round.
+        std::fs::remove_dir_all(&round_dir).expect("remove round trees");
+        if round + 1 < runs {
+            settle();
+        }
     }
     let (a, b, cold, warm) = (median(a), median(b), median(cold), median(warm));
     println!("median of {runs} rounds:");

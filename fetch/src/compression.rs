@@ -1,6 +1,6 @@
 //! Compression formats, recognised by their magic bytes (never by file name), and decoders.
 
-use std::io::{self, BufRead, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 
 use liblzma::stream::{Action, MtStreamBuilder, Status, Stream};
 
@@ -45,7 +45,7 @@ impl Compression {
 /// verified.
 pub fn decoder<'a, R: BufRead + Send + 'a>(
     reader: R,
-) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+) -> io::Result<(Compression, Box<dyn BufRead + Send + 'a>)> {
     decoder_with(reader, false)
 }
 
@@ -54,7 +54,7 @@ pub fn decoder<'a, R: BufRead + Send + 'a>(
 pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(
     mut reader: R,
     hash_verified: bool,
-) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+) -> io::Result<(Compression, Box<dyn BufRead + Send + 'a>)> {
     let mut magic = Vec::with_capacity(MAGIC_LEN);
     while magic.len() < MAGIC_LEN {
         let buf = reader.fill_buf()?;
@@ -79,10 +79,11 @@ pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(
         }
         let parallel = crate::xz::supports(&magic);
         let input = Cursor::new(magic).chain(reader);
-        let decoded: Box<dyn Read + Send + 'a> = if parallel {
+        // The parallel reader hands out whole decoded blocks: no extra buffer needed.
+        let decoded: Box<dyn BufRead + Send + 'a> = if parallel {
             Box::new(crate::xz::ParallelXzReader::new(input))
         } else {
-            Box::new(XzReader::new(input)?)
+            Box::new(BufReader::with_capacity(1 << 20, XzReader::new(input)?))
         };
         return Ok((compression, decoded));
     }
@@ -94,7 +95,10 @@ pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
         Compression::Xz => Box::new(XzReader::new(input)?),
     };
-    Ok((compression, decoded))
+    Ok((
+        compression,
+        Box::new(BufReader::with_capacity(1 << 20, decoded)),
+    ))
 }
 
 /// An xz decoder that uses liblzma's multi-threaded block decoder (a kernel tarball is one

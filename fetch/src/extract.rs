@@ -175,7 +175,6 @@ pub(crate) fn unpack_into(
             source,
         })?;
     tracing::debug!(?compression, "detected compression");
-    let decoded = BufReader::with_capacity(1 << 20, decoded);
     let mut unpacker = Unpacker::new(root, options.strip_components);
     unpacker.report.compression = Some(compression);
     let mut archive = tar::Archive::new(decoded);
@@ -184,9 +183,9 @@ pub(crate) fn unpack_into(
         source,
     })?;
     let shared = write_pool::Shared::default();
-    let writers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
+    // Files of one directory come together in a tarball, and writers in one directory contend
+    // for its lock: a writer per two cores.
+    let writers = (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).clamp(1, 4);
     std::thread::scope(|scope| -> Result<(), Error> {
         let mut pool = WritePool::start(scope, &shared, writers);
         let mut last_entry: Option<String> = None;

@@ -435,13 +435,23 @@ impl<R: BufRead> Read for ParallelXzReader<R> {
         if buf.is_empty() {
             return Ok(0);
         }
-        loop {
-            if self.pos < self.current.len() {
-                let n = buf.len().min(self.current.len() - self.pos);
-                buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
+        if self.pos >= self.current.len()
+            && matches!(self.state, State::Sequential { .. })
+            && self.queue.is_empty()
+        {
+            return self.read_sequential(buf);
+        }
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for ParallelXzReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.current.len() {
             self.fill_queue()?;
             if let Some(next) = self.queue.pop_front() {
                 self.queued_output -= next.size;
@@ -454,15 +464,23 @@ impl<R: BufRead> Read for ParallelXzReader<R> {
             }
             match self.state {
                 State::Sequential { .. } => {
-                    let n = self.read_sequential(buf)?;
-                    if n > 0 {
-                        return Ok(n);
-                    }
+                    // Decode the next piece of a block without stored size into `current`.
+                    let mut chunk = std::mem::take(&mut self.current);
+                    chunk.resize(1 << 20, 0);
+                    let n = self.read_sequential(&mut chunk)?;
+                    chunk.truncate(n);
+                    self.current = chunk;
+                    self.pos = 0;
                 }
-                State::Done => return Ok(0),
+                State::Done => break,
                 _ => {}
             }
         }
+        Ok(&self.current[self.pos.min(self.current.len())..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos += amt;
     }
 }
 
