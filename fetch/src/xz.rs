@@ -16,10 +16,12 @@ use liblzma::stream::{Action, Filters, Status, Stream};
 
 const MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const FOOTER_MAGIC: [u8; 2] = [b'Y', b'Z'];
-/// Larger blocks are refused (a corrupt or hostile header must not make us buffer gigabytes).
-const MAX_BLOCK: u64 = 1 << 30;
+/// Blocks larger than this (compressed or not), or of unknown size, are decoded in order on the
+/// calling thread with bounded memory: the input is not trusted until its hash is checked, so a
+/// header must not make us buffer gigabytes.
+const MAX_PARALLEL_BLOCK: u64 = 256 << 20;
 /// Decoded bytes of queued blocks at most (at least one block is always allowed).
-const MAX_QUEUED_OUTPUT: u64 = 512 << 20;
+const MAX_QUEUED_OUTPUT: u64 = 256 << 20;
 
 fn corrupt(what: impl Into<String>) -> io::Error {
     io::Error::new(
@@ -142,31 +144,27 @@ fn raw_lzma2(props: u8) -> io::Result<Stream> {
 fn decode_block(job: &BlockJob) -> io::Result<Vec<u8>> {
     let mut stream = raw_lzma2(job.props)?;
     let expected = job.uncompressed;
-    let mut out =
-        Vec::with_capacity(expected.unwrap_or(job.data.len() as u64 * 4).min(64 << 20) as usize);
+    // One spare byte: room for the decoder to show that the block is longer than announced.
+    let mut out = Vec::with_capacity(expected as usize + 1);
     let mut input = &job.data[..];
     loop {
-        if out.len() == out.capacity() {
-            out.reserve(out.capacity().max(1 << 20));
-        }
-        let before = stream.total_in();
+        let (in_before, out_before) = (stream.total_in(), out.len());
         let status = stream
             .process_vec(input, &mut out, Action::Run)
             .map_err(|e| corrupt(e.to_string()))?;
-        input = &input[(stream.total_in() - before) as usize..];
-        if let Some(limit) = expected
-            && out.len() as u64 > limit
-        {
+        let consumed = (stream.total_in() - in_before) as usize;
+        input = &input[consumed..];
+        if out.len() as u64 > expected {
             return Err(corrupt("block larger than its header says"));
         }
         if status == Status::StreamEnd {
             break;
         }
-        if input.is_empty() && out.len() < out.capacity() {
+        if input.is_empty() || (consumed == 0 && out.len() == out_before) {
             return Err(corrupt("block data ends early"));
         }
     }
-    if expected.is_some_and(|n| n != out.len() as u64) {
+    if expected != out.len() as u64 {
         return Err(corrupt("block size differs from its header"));
     }
     Ok(out)
@@ -175,7 +173,7 @@ fn decode_block(job: &BlockJob) -> io::Result<Vec<u8>> {
 struct BlockJob {
     data: Vec<u8>,
     props: u8,
-    uncompressed: Option<u64>,
+    uncompressed: u64,
     reply: Sender<io::Result<Vec<u8>>>,
 }
 
@@ -304,27 +302,31 @@ impl<R: BufRead> ParallelXzReader<R> {
                     let props = header
                         .lzma2_props
                         .ok_or_else(|| corrupt("a block with filters other than LZMA2 after LZMA2 blocks (not supported)"))?;
-                    let Some(compressed) = header.compressed else {
+                    let (Some(compressed), Some(uncompressed)) =
+                        (header.compressed, header.uncompressed)
+                    else {
                         self.state = State::Sequential {
                             stream: raw_lzma2(props)?,
                             check: self.check,
                         };
                         return Ok(());
                     };
-                    if compressed > MAX_BLOCK
-                        || header.uncompressed.is_some_and(|u| u > MAX_BLOCK * 4)
-                    {
-                        return Err(corrupt("block too large"));
+                    if compressed > MAX_PARALLEL_BLOCK || uncompressed > MAX_PARALLEL_BLOCK {
+                        self.state = State::Sequential {
+                            stream: raw_lzma2(props)?,
+                            check: self.check,
+                        };
+                        return Ok(());
                     }
                     let padded = compressed.div_ceil(4) * 4;
                     let mut data = read_exact_buf(&mut self.input, (padded as usize) + self.check)?;
                     data.truncate(compressed as usize);
                     let (reply, output) = channel();
-                    let size = header.uncompressed.unwrap_or(compressed * 4);
+                    let size = uncompressed;
                     let job = BlockJob {
                         data,
                         props,
-                        uncompressed: header.uncompressed,
+                        uncompressed,
                         reply,
                     };
                     self.jobs
