@@ -395,3 +395,20 @@ fn userland_patches_are_applied_before_configure() {
     assert!(reproducer.contains("patch -p1 -d"), "{reproducer}");
     assert!(!reproducer.contains("M=arch/x86/kvm"), "{reproducer}");
 }
+
+#[test]
+fn archive_names_and_shell_quoting() {
+    assert_eq!(
+        flow::archive_stem("file:///usr/src/linux-source-6.1.tar.xz"),
+        "linux-source-6.1"
+    );
+    assert_eq!(
+        flow::archive_stem("http://h/pool/q/qemu_7.2+dfsg.orig.tar.xz"),
+        "qemu-7.2+dfsg"
+    );
+    assert_eq!(flow::archive_stem("http://h/xen-3.2.0.tar.gz"), "xen-3.2.0");
+    assert_eq!(flow::shell_quote("O=/tmp/b"), "O=/tmp/b");
+    assert_eq!(flow::shell_quote("gcc >=3.2, <4"), "'gcc >=3.2, <4'");
+    assert_eq!(flow::shell_quote("it's"), r"'it'\''s'");
+    assert_eq!(flow::shell_quote(""), "''");
+}

@@ -307,7 +307,11 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
         ));
         steps.push(PlannedStep::new(
             "configure-userland",
-            "./configure with the selected compiler, --kerneldir and --prefix",
+            if s.kerneldir_flag.is_empty() {
+                "./configure with the selected compiler and --prefix"
+            } else {
+                "./configure with the selected compiler, --kerneldir and --prefix"
+            },
             vec![format!(
                 "cd {} && {}",
                 super::shell_quote(&dir.display().to_string()),

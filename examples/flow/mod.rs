@@ -1014,6 +1014,10 @@ pub fn archive_stem(url: &str) -> String {
     if let Some(s) = stem.strip_suffix(".tar") {
         stem = s.to_string();
     }
+    // Debian's upstream tarballs: `qemu_7.2+dfsg.orig.tar.xz` → `qemu-7.2+dfsg`.
+    if let Some(s) = stem.strip_suffix(".orig") {
+        stem = s.replacen('_', "-", 1);
+    }
     if stem.is_empty() {
         "source".into()
     } else {
