@@ -412,3 +412,68 @@ fn archive_names_and_shell_quoting() {
     assert_eq!(flow::shell_quote("it's"), r"'it'\''s'");
     assert_eq!(flow::shell_quote(""), "''");
 }
+
+#[test]
+fn howto_mode_passes_qemu_cc_and_builds_no_in_tree_modules() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    let prefix = fx.out("opt/kvm-snapshot-mini");
+    let userland = fx.userland(&[
+        "--mode",
+        "howto",
+        "--cc-req",
+        "gcc >=4",
+        "--prefix",
+        prefix.to_str().unwrap(),
+    ]);
+    flow::kvm::run(fx.args(&out, &userland)).expect("the HOWTO flow passes");
+    let config_mak = std::fs::read_to_string(out.join("src/kvm-snapshot-mini/config.mak")).unwrap();
+    let json = build_json(&out);
+    let cc = json["compiler"]["command"].as_str().unwrap();
+    assert!(
+        config_mak.contains(&format!("QEMU_CC={cc}")),
+        "{config_mak}"
+    );
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(
+        reproducer.contains(&format!("--qemu-cc={cc}")),
+        "{reproducer}"
+    );
+    assert!(prefix.join("bin/qemu-kvm").is_file());
+    // The snapshot builds its own modules in the HOWTO; no M= build here.
+    assert!(step(&json, "kvm-modules").is_none());
+    assert_eq!(json["mode"], "howto");
+}
+
+/// The README's main job on the real Linux 6.1 tarball: real kvm.ko, kvm-intel.ko, kvm-amd.ko.
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn real_linux_6_1_builds_the_kvm_modules() {
+    let tarball = std::env::var("KFORGE_LINUX_TARBALL").unwrap_or_else(|_| {
+        panic!("KFORGE_LINUX_TARBALL is unset: run scripts/e2e (it points it at Debian's linux-source-6.1 tarball)")
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let url = format!("file://{tarball}");
+    let args = argv(
+        "kvm",
+        &[
+            "--kernel",
+            &url,
+            "--allow-unpinned",
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+        ],
+    );
+    let summary = flow::kvm::run(flow::kvm::Args::try_parse_from(args).unwrap()).expect("passes");
+    for ko in ["kvm.ko", "kvm-intel.ko", "kvm-amd.ko"] {
+        assert!(
+            out.join("linux-build/arch/x86/kvm").join(ko).is_file(),
+            "{ko}"
+        );
+    }
+    assert!(summary.contains("Module.symvers is missing"), "{summary}");
+    println!("{summary}");
+}
