@@ -477,3 +477,47 @@ fn real_linux_6_1_builds_the_kvm_modules() {
     assert!(summary.contains("Module.symvers is missing"), "{summary}");
     println!("{summary}");
 }
+
+#[test]
+fn an_unpinned_local_tarball_is_reused_only_while_its_hash_is_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("linux");
+    trees::write_kernel_tree(&tree);
+    let tarball_path = tmp.path().join("linux-mini-6.1.tar.gz");
+    std::fs::write(&tarball_path, tarball(&tree, "linux-mini-6.1")).unwrap();
+    let base = tmp.path().join("config");
+    std::fs::write(&base, trees::BASE_CONFIG_MODULES_OFF).unwrap();
+    let out = tmp.path().join("out");
+    let url = format!("file://{}", tarball_path.display());
+    let cache = tmp.path().join("cache");
+    let args = || {
+        flow::kvm::Args::try_parse_from(argv(
+            "kvm",
+            &[
+                "--kernel",
+                &url,
+                "--allow-unpinned",
+                "--config",
+                base.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--cache",
+                cache.to_str().unwrap(),
+                "--no-modules",
+                "-q",
+            ],
+        ))
+        .unwrap()
+    };
+    flow::kvm::run(args()).expect("first run");
+    flow::kvm::run(args()).expect("second run reuses the tree");
+    assert_eq!(
+        step(&build_json(&out), "fetch-kernel").unwrap()["status"],
+        "reused"
+    );
+    // The package was upgraded: another tarball at the same path.
+    std::fs::write(tree.join("NEWS"), "6.1.1\n").unwrap();
+    std::fs::write(&tarball_path, tarball(&tree, "linux-mini-6.1")).unwrap();
+    let err = flow::kvm::run(args()).expect_err("stale tree refused");
+    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+}

@@ -651,9 +651,19 @@ impl Run {
         }
         let stamp = stamp_path(dest);
         if dest.exists() {
+            // Unpinned local archives are hashed again: a tree extracted from an older
+            // linux-source package is not reused after an upgrade.
+            let expected = match (pinned, url.strip_prefix("file://")) {
+                (Some(d), _) => Some(d.to_hex()),
+                (None, Some(path)) => std::fs::File::open(path)
+                    .ok()
+                    .and_then(|f| Sha256Digest::of_reader(f).ok())
+                    .map(|d| d.to_hex()),
+                (None, None) => None,
+            };
             if let Some(previous) = read_stamp(&stamp)
                 && previous.url == url
-                && (pinned.is_none() || previous.sha256 == pinned.map(|d| d.to_hex()))
+                && (expected.is_none() || previous.sha256 == expected)
             {
                 let mut record = previous;
                 record.reused = true;
@@ -669,9 +679,12 @@ impl Run {
                 return Ok(record);
             }
             bail!(
-                "{} already exists and was not extracted from {url} by an earlier run; \
+                "{} already exists and was not extracted from {url}{} by an earlier run; \
                  remove it or choose another --out",
-                dest.display()
+                dest.display(),
+                expected
+                    .map(|h| format!(" (sha256 {h})"))
+                    .unwrap_or_default()
             );
         }
         if let Some(parent) = dest.parent() {
