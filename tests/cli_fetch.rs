@@ -328,3 +328,75 @@ fn git_and_hg_subcommands() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(hg_dest.join(".hg").is_dir() && hg_dest.join("Makefile").is_file());
 }
+
+#[test]
+fn patches_and_series_apply_before_publishing() {
+    let data = archive();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("linux-6.1.tar.gz");
+    std::fs::write(&path, &data).unwrap();
+    let url = format!("file://{}", path.display());
+    let patches = tmp.path().join("patches");
+    std::fs::create_dir(&patches).unwrap();
+    std::fs::write(
+        patches.join("version.patch"),
+        "--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-VERSION = 6\n+VERSION = 7\n",
+    )
+    .unwrap();
+    std::fs::write(patches.join("series"), "version.patch\n").unwrap();
+    let dest = tmp.path().join("linux");
+    let cache = tmp.path().join("cache");
+    let out = kforge(&[
+        "fetch",
+        &url,
+        "--sha256",
+        &hex(&data),
+        "--strip",
+        "1",
+        "--series",
+        patches.join("series").to_str().unwrap(),
+        "--dest",
+        dest.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dest.join("Makefile")).unwrap(),
+        "VERSION = 7\n"
+    );
+    assert!(
+        text(&out.stdout).contains("applied"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The same patch again, on top of a patched tree, does not apply: exit 1, nothing published.
+    std::fs::write(
+        patches.join("again.patch"),
+        "--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-VERSION = 5\n+VERSION = 7\n",
+    )
+    .unwrap();
+    let dest2 = tmp.path().join("linux2");
+    let out = kforge(&[
+        "fetch",
+        &url,
+        "--sha256",
+        &hex(&data),
+        "--strip",
+        "1",
+        "--patch",
+        patches.join("again.patch").to_str().unwrap(),
+        "--dest",
+        dest2.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("again.patch") && stderr.contains("FAILED"),
+        "{stderr}"
+    );
+    assert!(!dest2.exists());
+}
