@@ -521,3 +521,38 @@ fn an_unpinned_local_tarball_is_reused_only_while_its_hash_is_unchanged() {
     let err = flow::kvm::run(args()).expect_err("stale tree refused");
     assert!(format!("{err:#}").contains("already exists"), "{err:#}");
 }
+
+#[test]
+fn the_example_binary_exits_non_zero_and_prints_the_error_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let kvm = common::example_binary("kvm");
+    let plan = std::process::Command::new(&kvm)
+        .args(["--plan", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("M=arch/x86/kvm modules"));
+    assert!(!out.exists());
+
+    let failed = std::process::Command::new(&kvm)
+        .args([
+            "-q",
+            "--userland",
+            "file:///nonexistent/kvm.tar.gz",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty(), "-q printed on stdout");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(
+        stderr.matches("no C compiler satisfies").count(),
+        1,
+        "the error is printed once: {stderr}"
+    );
+    assert_eq!(build_json(&out)["result"], "fail");
+}
