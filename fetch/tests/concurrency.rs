@@ -11,12 +11,9 @@ use kforge_fetch::{Fetcher, Sha256Digest, Source};
 
 const CHILD_ENV: &str = "KFORGE_FETCH_TEST_CHILD";
 
-/// The child side: run by `two_processes_share_one_cache` as a separate process.
-#[test]
-#[ignore = "run as a child process by two_processes_share_one_cache"]
-fn child_fetch() {
-    let spec =
-        std::env::var(CHILD_ENV).expect("only run as a child of two_processes_share_one_cache");
+/// The child side: the test binary runs itself (this same test) with the fetch to do in an
+/// environment variable.
+fn child_fetch(spec: &str) {
     let mut parts = spec.split('\n');
     let (url, sha, cache, dest) = (
         parts.next().unwrap(),
@@ -38,6 +35,10 @@ fn child_fetch() {
 
 #[test]
 fn two_processes_share_one_cache() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        child_fetch(&spec);
+        return;
+    }
     let archive = gzip(&sample_tar());
     let digest = sha(&archive);
     // Slow enough that the two downloads overlap.
@@ -65,8 +66,7 @@ fn two_processes_share_one_cache() {
             Command::new(&exe)
                 .args([
                     "--exact",
-                    "child_fetch",
-                    "--ignored",
+                    "two_processes_share_one_cache",
                     "--nocapture",
                     "--test-threads=1",
                 ])
