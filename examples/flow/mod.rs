@@ -383,6 +383,8 @@ pub struct BuildRecord {
     pub sources: Vec<SourceRecord>,
     /// The compiler chosen by requirement, if a step needed one.
     pub compiler: Option<CompilerRecord>,
+    /// What `gcc` (the default `CC` of the kernel and Xen Makefiles) is on this machine.
+    pub default_cc: Option<String>,
     /// The kernel configuration: base, fragments, merge overrides and verification.
     pub config: Option<serde_json::Value>,
     /// Steps in order.
@@ -453,6 +455,7 @@ impl Run {
             out: out.clone(),
             sources: Vec::new(),
             compiler: None,
+            default_cc: None,
             config: None,
             steps: Vec::new(),
             artifacts: Vec::new(),
@@ -750,6 +753,9 @@ impl Run {
     /// summary. Returns the summary text.
     pub fn finish(&mut self, result: &Result<()>) -> Result<String> {
         self.record.seconds = self.started.elapsed().as_secs_f64();
+        self.record.default_cc = kforge::toolchain::Compiler::identify("gcc")
+            .ok()
+            .map(|c| c.describe());
         match result {
             Ok(()) => self.record.result = "pass".into(),
             Err(err) => {
@@ -861,7 +867,8 @@ impl Run {
             None => {
                 let _ = writeln!(
                     s,
-                    "compiler: the tree's default (no step selected one by requirement)"
+                    "compiler: the Makefiles' default CC=gcc: {}",
+                    r.default_cc.as_deref().unwrap_or("(gcc not identified)")
                 );
             }
         }
