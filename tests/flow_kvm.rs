@@ -523,36 +523,23 @@ fn an_unpinned_local_tarball_is_reused_only_while_its_hash_is_unchanged() {
 }
 
 #[test]
-fn the_example_binary_exits_non_zero_and_prints_the_error_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let kvm = common::example_binary("kvm");
-    let plan = std::process::Command::new(&kvm)
-        .args(["--plan", "-q", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(plan.status.success());
-    assert!(String::from_utf8_lossy(&plan.stdout).contains("M=arch/x86/kvm modules"));
-    assert!(!out.exists());
-
-    let failed = std::process::Command::new(&kvm)
-        .args([
-            "-q",
-            "--userland",
-            "file:///nonexistent/kvm.tar.gz",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(1));
-    assert!(failed.stdout.is_empty(), "-q printed on stdout");
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert_eq!(
-        stderr.matches("no C compiler satisfies").count(),
-        1,
-        "the error is printed once: {stderr}"
-    );
+fn a_failed_run_is_reported_once_and_exits_non_zero() {
+    let fx = Fixture::new();
+    let out = fx.out("out");
+    // A failure inside the flow: the summary (on stderr) already holds the error, so main
+    // must not print it again.
+    let err = flow::kvm::run(fx.args(&out, &fx.userland(&[]))).expect_err("no GCC 3");
+    assert!(err.is::<flow::Reported>());
     assert_eq!(build_json(&out)["result"], "fail");
+    let code = flow::exit_code(Err(err));
+    assert_eq!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::FAILURE)
+    );
+    // A bad requirement is found inside the run, and recorded.
+    let bad = fx.userland(&["--cc-req", "gcc >="]);
+    let err = flow::kvm::run(fx.args(&fx.out("bad2"), &bad)).expect_err("bad requirement");
+    assert!(format!("{err:#}").contains("--cc-req"), "{err:#}");
+    assert!(err.is::<flow::Reported>());
+    assert_eq!(build_json(&fx.out("bad2"))["result"], "fail");
 }

@@ -160,24 +160,3 @@ pub fn require_tool(tool: &str, package: &str) {
         "`{tool}` is required by this test: install it with `apt-get install {package}` (scripts/install-deps test)"
     );
 }
-
-/// The built example `name` (`target/<profile>/examples/<name>`), built with cargo if missing.
-pub fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join(name);
-    if !binary.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = std::process::Command::new(cargo);
-        command
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            command.arg("--release");
-        }
-        let status = command.status().unwrap();
-        assert!(status.success(), "cargo build --example {name} failed");
-    }
-    binary
-}
