@@ -463,23 +463,7 @@ impl KernelTree {
             make.env(key, value);
         }
         if let Some(dir) = &self.log_dir {
-            let name: String = make
-                .get_targets()
-                .join("+")
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "._-+".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let name = if name.is_empty() {
-                "default".into()
-            } else {
-                name
-            };
+            let name = log_name(&make.get_targets().join("+"));
             make.log_file(dir.join(format!("{name}.log")));
         }
         if let Some(timeout) = self.timeout {
@@ -615,9 +599,23 @@ impl KernelTree {
     }
 
     /// Build the external module in `dir` (`M=<dir> modules`) against this tree.
+    ///
+    /// A relative `dir` that names a directory of the source tree (`arch/x86/kvm`) stays
+    /// relative: kbuild then resolves it against the source tree and writes the objects into the
+    /// build directory, never into the source tree. Any other `dir` is made absolute. With a log
+    /// directory, each module directory gets its own log (`modules-M-arch_x86_kvm.log`).
     pub fn external_module(&self, dir: &Path) -> Result<Outcome, Error> {
         let mut make = self.make(["modules"]);
-        make.var("M", absolute(dir).to_string_lossy());
+        let m = if dir.is_relative() && self.src.join(dir).is_dir() {
+            dir.to_path_buf()
+        } else {
+            absolute(dir)
+        };
+        make.var("M", m.to_string_lossy());
+        if let Some(logs) = &self.log_dir {
+            let name = log_name(&format!("modules-M-{}", dir.to_string_lossy()));
+            make.log_file(logs.join(format!("{name}.log")));
+        }
         Ok(make.run()?)
     }
 
@@ -639,6 +637,25 @@ impl KernelTree {
         last_answer_line(&outcome.stdout)
             .map(str::to_owned)
             .ok_or(Error::NoRelease { target })
+    }
+}
+
+/// A log file name (without `.log`) for a step: unusual characters become `_`.
+fn log_name(step: &str) -> String {
+    let name: String = step
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "default".into()
+    } else {
+        name
     }
 }
 

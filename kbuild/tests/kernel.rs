@@ -175,6 +175,29 @@ fn external_module_passes_m() {
 }
 
 #[test]
+fn in_tree_module_dir_stays_relative_and_gets_its_own_log() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_tree(dir.path(), 6, 1, 0);
+    std::fs::create_dir_all(dir.path().join("arch/x86/kvm")).unwrap();
+    let logs = dir.path().join("logs");
+    let mut tree = KernelTree::new(dir.path());
+    tree.build_dir(dir.path().join("o")).log_dir(&logs);
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&seen);
+    tree.on_line(move |l| *sink.lock().unwrap() = l.text.to_owned());
+    // Relative and inside the source tree: kbuild resolves it there and builds into O=.
+    tree.external_module(Path::new("arch/x86/kvm")).unwrap();
+    assert_eq!(*seen.lock().unwrap(), "modules M=arch/x86/kvm");
+    let log = std::fs::read_to_string(logs.join("modules-M-arch_x86_kvm.log")).unwrap();
+    assert!(log.contains("modules M=arch/x86/kvm"), "{log}");
+    // A second module directory does not overwrite the first one's log.
+    std::fs::create_dir_all(dir.path().join("drivers/vhost")).unwrap();
+    tree.external_module(Path::new("drivers/vhost")).unwrap();
+    assert!(logs.join("modules-M-arch_x86_kvm.log").is_file());
+    assert!(logs.join("modules-M-drivers_vhost.log").is_file());
+}
+
+#[test]
 fn reproducible_mode_fixes_identity_and_maps_paths() {
     let dir = tempfile::tempdir().unwrap();
     fake_tree(dir.path(), 6, 1, 0);
