@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use kforge::kbuild::{KernelTree, Make, Outcome};
+use kforge::kbuild::{KernelTree, Outcome};
 use kforge::kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
 };
@@ -337,9 +337,7 @@ impl KernelPlan {
     /// land in the build directory (an absolute `M=` would write into the source tree).
     pub fn modules(&self, run: &mut Run, dir: &str) -> Result<Outcome> {
         run.ui.start_status(&format!("M={dir} modules"));
-        let mut make: Make = self.tree(run).make(["modules"]);
-        make.var("M", dir);
-        let outcome = make.run()?;
+        let outcome = self.tree(run).external_module(Path::new(dir))?;
         run.set_log(outcome.log_file.clone());
         run.set_commands(vec![shell_line(&outcome.command)]);
         Ok(outcome)
