@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cache::CacheTool;
 use crate::make::{self, Make, absolute};
 use crate::outcome::Outcome;
 use crate::output::{Line, LineCallback};
@@ -259,6 +260,7 @@ pub struct KernelTree {
     reproducible: Option<Reproducible>,
     verbose: bool,
     program: Option<String>,
+    cache_stats: Option<CacheTool>,
 }
 
 #[derive(Clone)]
@@ -288,6 +290,7 @@ impl KernelTree {
             reproducible: None,
             verbose: false,
             program: None,
+            cache_stats: None,
         }
     }
 
@@ -384,8 +387,23 @@ impl KernelTree {
     /// `-ffile-prefix-map` for the source and build directories added to `KCFLAGS` and
     /// `KAFLAGS` (so neither path lands in objects, debug info or `__FILE__`), making two
     /// builds of the same inputs in different directories identical.
+    ///
+    /// It is also what lets a compiler cache serve a second build directory: without the maps,
+    /// GCC writes the build directory into the debug info (`DW_AT_comp_dir`), so ccache must
+    /// hash the working directory and every object of a new `O=` misses; with them, ccache
+    /// (4.x) applies the same maps to the directory it hashes, and the fixed
+    /// `KBUILD_BUILD_*` values keep `include/generated/compile.h` identical. No ccache setting
+    /// (`base_dir`, `hash_dir`) is needed for that.
     pub fn reproducible(&mut self, identity: Reproducible) -> &mut KernelTree {
         self.reproducible = Some(identity);
+        self
+    }
+
+    /// Report `tool`'s counters (hits, misses, remote jobs) over every step in its
+    /// [`Outcome::cache`]; see [`Make::cache_stats`]. The wrapper itself comes in through the
+    /// `CC`/`HOSTCC` variables and the environment (kforge-toolchain's `Wrapper`).
+    pub fn cache_stats(&mut self, tool: CacheTool) -> &mut KernelTree {
+        self.cache_stats = Some(tool);
         self
     }
 
@@ -434,6 +452,9 @@ impl KernelTree {
             make.jobs(jobs);
         }
         make.verbose(self.verbose);
+        if let Some(tool) = self.cache_stats {
+            make.cache_stats(tool);
+        }
         let mut vars = self.vars.clone();
         if let Some(identity) = &self.reproducible {
             for (key, value) in [

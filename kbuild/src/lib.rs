@@ -15,6 +15,9 @@
 //!   non-interactive resolution that fits the kernel's era, see [`ResolveStrategy`]),
 //!   [`KernelTree::prepare_for_external_modules`], `M=` builds, `kernelrelease`, and a
 //!   [reproducible](KernelTree::reproducible) mode.
+//! - [`Make::cache_stats`] reads a compiler cache's or distributed compiler's counters
+//!   (ccache, sccache, distcc, icecream) before and after the run and reports the difference
+//!   as hits, misses and remote jobs in [`Outcome::cache`] (see [`cache`]).
 //! - [`Configure`] runs an autotools-style `./configure` under the same supervision.
 //! - [`interrupt::flag_on_signals`] turns Ctrl-C into the interrupt flag for command-line
 //!   programs (make's own group does not receive the terminal's signals).
@@ -50,6 +53,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod configure;
 mod destructive;
 pub mod interrupt;
@@ -59,6 +63,7 @@ mod outcome;
 mod output;
 mod process;
 
+pub use cache::{CacheProbe, CacheReport, CacheStats, CacheTool};
 pub use configure::Configure;
 pub use kernel::{
     ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Reproducible, ResolveStrategy,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::cache::{CacheProbe, CacheReport, CacheStats, CacheTool};
 use crate::outcome::{Failure, Outcome, Verdict, judge};
 use crate::output::{Line, LineCallback};
 use crate::process::{self, Input, Running, SpawnError, Spec};
@@ -149,6 +150,7 @@ pub struct Make {
     input: Input,
     allow_destructive: bool,
     kill_grace: Duration,
+    cache_stats: Option<CacheTool>,
 }
 
 impl std::fmt::Debug for Make {
@@ -187,6 +189,7 @@ impl Make {
             input: Input::Closed,
             allow_destructive: false,
             kill_grace: DEFAULT_KILL_GRACE,
+            cache_stats: None,
         }
     }
 
@@ -356,6 +359,24 @@ impl Make {
         self
     }
 
+    /// Read `tool`'s counters before and after the run, with make's environment (so the same
+    /// `CCACHE_DIR`, `SCCACHE_SERVER_PORT` or client log is read), and report the difference
+    /// in [`Outcome::cache`]. Counters that cannot be read never fail the build: the reason is
+    /// in [`Outcome::cache_error`].
+    pub fn cache_stats(&mut self, tool: CacheTool) -> &mut Make {
+        self.cache_stats = Some(tool);
+        self
+    }
+
+    fn cache_probe(&self) -> Option<CacheProbe> {
+        let tool = self.cache_stats?;
+        let mut probe = CacheProbe::new(tool);
+        for (k, v) in &self.env {
+            probe.env(k.clone(), v.clone());
+        }
+        Some(probe)
+    }
+
     /// The directory make runs in (`-C`).
     pub fn get_dir(&self) -> &Path {
         &self.dir
@@ -447,6 +468,10 @@ impl Make {
             std::fs::create_dir_all(&out)
                 .map_err(|source| Error::BuildDir { path: out, source })?;
         }
+        let cache = self.cache_probe().map(|probe| {
+            let before = probe.read();
+            (probe, before)
+        });
         let command = self.command_line();
         let command_text: Vec<String> = command
             .iter()
@@ -480,6 +505,7 @@ impl Make {
             running,
             command: command_text,
             targets: self.targets.clone(),
+            cache,
         })
     }
 
@@ -496,6 +522,7 @@ pub struct RunningMake {
     running: Running,
     command: Vec<String>,
     targets: Vec<String>,
+    cache: Option<(CacheProbe, Result<CacheStats, crate::cache::Error>)>,
 }
 
 impl RunningMake {
@@ -508,7 +535,23 @@ impl RunningMake {
     pub fn wait(self) -> Result<Outcome, Error> {
         let finished = self.running.wait();
         match judge(finished, self.command, self.targets) {
-            Verdict::Success(outcome) => Ok(outcome),
+            Verdict::Success(mut outcome) => {
+                if let Some((probe, before)) = self.cache {
+                    match before.and_then(|b| Ok((b, probe.read()?))) {
+                        Ok((before, after)) => {
+                            let report =
+                                CacheReport::between(probe.tool(), before, after, probe.source());
+                            tracing::info!(%report, "compiler wrapper counters");
+                            outcome.cache = Some(report);
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read the compiler wrapper's counters");
+                            outcome.cache_error = Some(err.to_string());
+                        }
+                    }
+                }
+                Ok(outcome)
+            }
             Verdict::LogError(outcome, source) => Err(Error::LogFile {
                 path: outcome.log_file.unwrap_or_default(),
                 source,

@@ -68,6 +68,13 @@ pub struct Outcome {
     /// Standard output lines, when capture was asked for; otherwise empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stdout: Vec<String>,
+    /// The compiler cache's or distributed compiler's counters over this run, when asked for
+    /// ([`crate::Make::cache_stats`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::cache::CacheReport>,
+    /// Why the counters could not be read, when they were asked for and could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_error: Option<String>,
 }
 
 /// Why and how an invocation failed: everything needed to understand it without opening the log.
@@ -187,6 +194,8 @@ pub(crate) fn judge(
             warnings: c.warnings,
             errors: c.errors,
             stdout: c.captured,
+            cache: None,
+            cache_error: None,
         };
         return match finished.log_error {
             Some(err) => Verdict::LogError(outcome, err),

@@ -15,6 +15,9 @@
 //!   Debian/Ubuntu package would provide a match ([`select::Error`]).
 //! - [`Toolchain`] turns a compiler, or the `CC`/`HOSTCC`/`CROSS_COMPILE`/`LLVM` environment, into
 //!   kernel make variables and configure arguments.
+//! - [`Wrapper`] puts a compiler cache or distributed compilation (`ccache`, `sccache`,
+//!   `distcc`, icecream's `icecc`) in front of both `CC` and `HOSTCC`, with the environment
+//!   it needs and, for distcc, the `-j` its host slots allow.
 //! - Probes on a [`Compiler`]: [`Compiler::supports_flag`] (the kernel's `cc-option`),
 //!   [`Compiler::compile_to_asm`], [`Compiler::predefined_macros`].
 //!
@@ -49,6 +52,7 @@ pub mod requirement;
 pub mod select;
 pub mod toolchain;
 mod version;
+pub mod wrapper;
 
 pub use command::CommandFailure;
 pub use compiler::{Compiler, DEFAULT_TIMEOUT};
@@ -60,3 +64,4 @@ pub use requirement::{FamilyFilter, Requirement};
 pub use select::{Preference, Selection};
 pub use toolchain::Toolchain;
 pub use version::{ParseVersionError, PartialVersion, Version};
+pub use wrapper::{DistccHost, Wrapper, WrapperKind};
