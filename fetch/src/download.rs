@@ -155,9 +155,10 @@ pub enum Error {
 impl Error {
     /// Whether trying another mirror or the origin could help.
     pub(crate) fn is_per_source(&self) -> bool {
+        // Local failures (cache disk full, interrupted) would fail with any source.
         !matches!(
             self,
-            Error::Interrupted | Error::Io { .. } | Error::Client(_) | Error::Unpinned { .. }
+            Error::Interrupted | Error::Sink { .. } | Error::Client(_) | Error::Unpinned { .. }
         )
     }
 }
