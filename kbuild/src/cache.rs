@@ -8,7 +8,7 @@
 //! | ccache (4.x) | `ccache --print-stats` (tab-separated counters) | `direct_cache_hit + preprocessed_cache_hit` / `cache_miss` | — |
 //! | sccache | `sccache --show-stats --stats-format=json` | `cache_hits` / `cache_misses` (all languages) | `dist_compiles` / — |
 //! | distcc | the client log (`DISTCC_LOG`) | — | `compile X on HOST completed ok` lines, `localhost` counted as local |
-//! | icecc | the client log (`ICECC_LOGFILE`, `ICECC_DEBUG=info`) | — | files sent to a compile server, less the ones that fell back / `<building_local>` lines |
+//! | icecc | the client log (`ICECC_LOGFILE`, `ICECC_DEBUG=info`) | — | per client process: file sent to a compile server and not failed over / every other job |
 //!
 //! distcc and icecream keep no client-side counters of their own, so their figures come from
 //! the client log the wrapper writes; the daemons' own records (`distccd --log-file`, its
@@ -433,18 +433,36 @@ pub fn count_distcc(text: &str) -> CacheStats {
     }
 }
 
-/// icecream's client log at `ICECC_DEBUG=info`: a file sent to a compile server
-/// (`</send compile_file`) is a remote job unless it failed over (`got exception`, after
-/// which the client builds locally); `<building_local>` is a local job.
+/// icecream's client log at `ICECC_DEBUG=info`, one `ICECC[PID]` process per job: a job
+/// whose file was sent to a compile server (`</send compile_file`) without failing over
+/// (`got exception`, after which the client builds locally) is remote; every other job
+/// (placed on this host by the scheduler, `<building_local>`, a fallback) is local.
 pub fn count_icecc(text: &str) -> CacheStats {
-    let count = |needle: &str| text.lines().filter(|l| l.contains(needle)).count() as u64;
-    let sent = count("</send compile_file");
-    let failed = count("got exception");
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct Job {
+        sent: bool,
+        failed: bool,
+    }
+    let mut jobs: BTreeMap<&str, Job> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(pid) = line
+            .strip_prefix("ICECC[")
+            .and_then(|rest| rest.split_once(']'))
+            .map(|(pid, _)| pid)
+        else {
+            continue;
+        };
+        let job = jobs.entry(pid).or_default();
+        job.sent |= line.contains("</send compile_file");
+        job.failed |= line.contains("got exception");
+    }
+    let remote = jobs.values().filter(|j| j.sent && !j.failed).count() as u64;
     CacheStats {
         hits: None,
         misses: None,
-        remote_jobs: Some(sent.saturating_sub(failed)),
-        local_jobs: Some(count("<building_local>")),
+        remote_jobs: Some(remote),
+        local_jobs: Some(jobs.len() as u64 - remote),
     }
 }
 
@@ -485,10 +503,16 @@ mod tests {
 
     #[test]
     fn icecc_log_counts_fallbacks_as_local() {
-        let log = "ICECC[1] </send compile_file: 0ms>\nICECC[1] got exception Error 12\nICECC[1] <building_local>\n\
-                   ICECC[2] </send compile_file: 1ms>\n";
+        let log = "ICECC[1] 2026-11-26 09:50:18: native /e/native/8b.tar.gz\n\
+                   ICECC[1] 2026-11-26 09:50:18: </send compile_file: 0ms>\n\
+                   ICECC[1] 2026-11-26 09:50:18: got exception Error 12\n\
+                   ICECC[1] 2026-11-26 09:50:18: <building_local>\n\
+                   ICECC[2] 2026-11-26 09:50:18: native /e/native/8b.tar.gz\n\
+                   ICECC[2] 2026-11-26 09:50:18: </send compile_file: 1ms>\n\
+                   ICECC[3] 2026-11-26 09:50:18: native /e/native/8b.tar.gz\n\
+                   ICECC[4] 2026-11-26 09:50:18: neither -c nor -S argument, building locally\n";
         let s = count_icecc(log);
-        assert_eq!((s.remote_jobs, s.local_jobs), (Some(1), Some(1)));
+        assert_eq!((s.remote_jobs, s.local_jobs), (Some(1), Some(3)));
     }
 
     #[test]
