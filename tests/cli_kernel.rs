@@ -384,3 +384,141 @@ fn prepare_a_real_linux_tree() {
     );
     assert!(!Path::new(&src).join(".config").exists());
 }
+
+/// A tree whose `all` compiles three C files into `O=` with `$(CC)` and a host tool with
+/// `$(HOSTCC)`, from the build directory (as kbuild does).
+fn compiling_tree(dir: &Path) {
+    makefile(
+        dir,
+        "VERSION = 6
+PATCHLEVEL = 1
+SUBLEVEL = 0
+EXTRAVERSION =
+CC = gcc
+HOSTCC = gcc
+all:
+    mkdir -p $(O)
+    for f in a b c; do (cd $(O) && $(CC) -O2 -c $(CURDIR)/$$f.c -o $$f.o) || exit 1; done
+    cd $(O) && $(HOSTCC) -O2 -c $(CURDIR)/tool.c -o tool.o
+olddefconfig:
+    @echo CONFIG_RESOLVED=y >> $(O)/.config
+modules_prepare:
+    cd $(O) && $(CC) -O2 -c $(CURDIR)/a.c -o prepared.o
+kernelrelease:
+    @echo 6.1.0-fake",
+    );
+    for f in ["a", "b", "c", "tool"] {
+        std::fs::write(
+            dir.join(format!("{f}.c")),
+            format!("int {f}_fn(int x) {{ return x * 3 + {}; }}\n", f.len()),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn build_through_ccache_reports_hits_and_misses() {
+    let src = tempfile::tempdir().unwrap();
+    compiling_tree(src.path());
+    let cache = src.path().join("ccache");
+    let build = |dir: &str| {
+        let out = run(kforge()
+            .env("CCACHE_DIR", &cache)
+            .args(["--json", "kernel", "build"])
+            .arg(src.path())
+            .arg("--build-dir")
+            .arg(src.path().join(dir))
+            .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            json["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "CC=ccache gcc"),
+            "{json}"
+        );
+        json["cache"].clone()
+    };
+    let cold = build("o1");
+    assert_eq!(cold["tool"], "ccache");
+    assert_eq!(
+        (cold["hits"].as_u64(), cold["misses"].as_u64()),
+        (Some(0), Some(4)),
+        "{cold}"
+    );
+    let warm = build("o2");
+    assert_eq!(
+        (warm["hits"].as_u64(), warm["misses"].as_u64()),
+        (Some(4), Some(0)),
+        "{warm}"
+    );
+    assert_eq!(warm["hit_rate"].as_f64(), Some(1.0));
+
+    // Human output: the counters after the build line.
+    let out = run(kforge()
+        .env("CCACHE_DIR", &cache)
+        .args(["kernel", "build"])
+        .arg(src.path())
+        .arg("--build-dir")
+        .arg(src.path().join("o3"))
+        .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("compiler wrapper: ccache "), "{stdout}");
+    assert!(
+        stdout.contains("ccache: 4 hits, 0 misses (100.0% hit rate)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn prepare_with_distcc_needs_hosts_and_sets_jobs_from_slots() {
+    let src = tempfile::tempdir().unwrap();
+    compiling_tree(src.path());
+    let build = src.path().join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    std::fs::write(build.join(".config"), "CONFIG_FOO=y\n").unwrap();
+    let out = run(kforge()
+        .args(["kernel", "prepare"])
+        .arg(src.path())
+        .arg("--build-dir")
+        .arg(&build)
+        .args(["--cc-wrapper", "distcc"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("distcc needs a host list: pass --distcc-hosts"),
+        "{}",
+        text(&out.stderr)
+    );
+    // localhost slots compile here (no daemon needed); -j is the total of the slots.
+    let out = run(kforge()
+        .args(["--json", "kernel", "prepare"])
+        .arg(src.path())
+        .arg("--build-dir")
+        .arg(&build)
+        .args(["--cc-wrapper", "distcc", "--distcc-hosts", "localhost/3"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let command = json["prepared"]["outcome"]["command"].as_array().unwrap();
+    assert!(command.iter().any(|a| a == "-j3"), "{command:?}");
+    assert!(command.iter().any(|a| a == "CC=distcc gcc"), "{command:?}");
+    assert_eq!(json["wrapper"]["kind"], "distcc");
+    assert_eq!(json["cache"]["local_jobs"].as_u64(), Some(1), "{json}");
+    assert_eq!(json["cache"]["remote_jobs"].as_u64(), Some(0), "{json}");
+    assert!(build.join("prepared.o").is_file());
+    assert!(build.join("kforge-logs/distcc-client.log").is_file());
+    // --distcc-hosts on another wrapper is refused with the reason.
+    let out = run(kforge()
+        .args(["kernel", "prepare"])
+        .arg(src.path())
+        .arg("--build-dir")
+        .arg(&build)
+        .args(["--cc-wrapper", "ccache", "--distcc-hosts", "localhost/3"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("a distcc host list applies to distcc only"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kforge_kbuild::{
-    ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome, Reproducible,
-    ResolveStrategy,
+    CacheReport, CacheTool, ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome,
+    Reproducible, ResolveStrategy,
 };
+use kforge_toolchain::{Toolchain, Wrapper, WrapperKind};
 
 use super::Output;
 
@@ -58,6 +59,111 @@ pub struct TreeArgs {
     timeout: Option<u64>,
 }
 
+/// A compiler cache or distributed compiler in front of CC and HOSTCC.
+#[derive(Debug, clap::Args)]
+pub struct WrapperArgs {
+    /// Run CC and HOSTCC through this wrapper (CC="ccache gcc"); its hits, misses and remote
+    /// jobs are reported. distcc needs --distcc-hosts; icecc uses the local iceccd.
+    #[arg(long, value_enum, value_name = "WRAPPER")]
+    cc_wrapper: Option<CcWrapper>,
+    /// distcc hosts, DISTCC_HOSTS syntax: 'HOST[:PORT][/SLOTS] …' (e.g. '10.0.0.5/8
+    /// 10.0.0.6:3632/4'); -j defaults to the total of the slots.
+    #[arg(long, value_name = "HOSTS", requires = "cc_wrapper")]
+    distcc_hosts: Option<String>,
+    /// icecream scheduler, HOST[:PORT], given to iceccd as ICECC_SCHEDULER.
+    #[arg(long, value_name = "ADDR", requires = "cc_wrapper")]
+    icecc_scheduler: Option<String>,
+}
+
+/// The wrappers `--cc-wrapper` takes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CcWrapper {
+    /// ccache.
+    Ccache,
+    /// sccache (its server runs with SCCACHE_IDLE_TIMEOUT=0).
+    Sccache,
+    /// distcc.
+    Distcc,
+    /// icecream.
+    Icecc,
+}
+
+impl From<CcWrapper> for WrapperKind {
+    fn from(w: CcWrapper) -> WrapperKind {
+        match w {
+            CcWrapper::Ccache => WrapperKind::Ccache,
+            CcWrapper::Sccache => WrapperKind::Sccache,
+            CcWrapper::Distcc => WrapperKind::Distcc,
+            CcWrapper::Icecc => WrapperKind::Icecc,
+        }
+    }
+}
+
+impl WrapperArgs {
+    /// Find the wrapper, put it in front of the tree's compilers, pass its environment, and
+    /// ask for its counters. `None` without --cc-wrapper.
+    fn apply(
+        &self,
+        tree_args: &TreeArgs,
+        tree: &mut KernelTree,
+    ) -> anyhow::Result<Option<Wrapper>> {
+        let Some(kind) = self.cc_wrapper.map(WrapperKind::from) else {
+            return Ok(None);
+        };
+        let mut wrapper = Wrapper::find(kind)?;
+        if let Some(hosts) = &self.distcc_hosts {
+            wrapper = wrapper.with_distcc_hosts(hosts)?;
+        }
+        if let Some(scheduler) = &self.icecc_scheduler {
+            wrapper = wrapper.with_icecc_scheduler(scheduler)?;
+        }
+        wrapper.check()?;
+        if kind.is_distributed()
+            && let Some(logs) = tree_args.log_dir()
+        {
+            wrapper = wrapper.with_client_log(logs.join(format!("{kind}-client.log")));
+        }
+        // The compilers the Makefile would use with the given variables, then wrapped.
+        let mut vars = tree_args.vars.clone();
+        if let Some(prefix) = &tree_args.cross_compile {
+            vars.push(("CROSS_COMPILE".into(), prefix.clone()));
+        }
+        let base = Toolchain::from_vars(|name| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into())
+        })?;
+        tree.vars(wrapper.make_vars(&base));
+        for (k, v) in wrapper.env() {
+            tree.env(k, v);
+        }
+        if tree_args.jobs.is_none()
+            && let Some(jobs) = wrapper.suggested_jobs()
+        {
+            tree.jobs(jobs);
+        }
+        let tool: CacheTool = kind
+            .program()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?;
+        tree.cache_stats(tool);
+        Ok(Some(wrapper))
+    }
+}
+
+fn say_cache(outcome: &Outcome, out: &Output) {
+    if out.quiet || out.json {
+        return;
+    }
+    if let Some(report) = &outcome.cache {
+        println!("  {report}");
+    }
+    if let Some(err) = &outcome.cache_error {
+        println!("  compiler wrapper counters unavailable: {err}");
+    }
+}
+
 /// `kforge kernel release`.
 #[derive(Debug, clap::Args)]
 pub struct ReleaseArgs {
@@ -77,6 +183,8 @@ pub struct PrepareArgs {
     /// Resolve with this target instead of the one the kernel's version implies.
     #[arg(long, value_enum, value_name = "HOW")]
     resolve_with: Option<ResolveWith>,
+    #[command(flatten)]
+    wrapper: WrapperArgs,
 }
 
 /// An explicit config resolution.
@@ -116,6 +224,8 @@ pub struct BuildArgs {
     /// Show full command lines (V=1).
     #[arg(long)]
     make_verbose: bool,
+    #[command(flatten)]
+    wrapper: WrapperArgs,
     /// Targets (default: make's default target).
     targets: Vec<String>,
 }
@@ -128,6 +238,12 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 impl TreeArgs {
+    fn log_dir(&self) -> Option<PathBuf> {
+        self.log_dir
+            .clone()
+            .or_else(|| self.build_dir.as_ref().map(|o| o.join("kforge-logs")))
+    }
+
     fn tree(&self, interrupt: Option<Arc<AtomicBool>>) -> KernelTree {
         let mut tree = KernelTree::new(&self.src);
         if let Some(out) = &self.build_dir {
@@ -143,11 +259,7 @@ impl TreeArgs {
         if let Some(jobs) = self.jobs {
             tree.jobs(jobs);
         }
-        let log_dir = self
-            .log_dir
-            .clone()
-            .or_else(|| self.build_dir.as_ref().map(|o| o.join("kforge-logs")));
-        if let Some(dir) = log_dir {
+        if let Some(dir) = self.log_dir() {
             tree.log_dir(dir);
         }
         if let Some(secs) = self.timeout {
@@ -203,8 +315,11 @@ fn release(args: ReleaseArgs, out: &Output) -> anyhow::Result<ExitCode> {
 #[derive(serde::Serialize)]
 struct PrepareReport {
     config_installed: Option<PathBuf>,
+    wrapper: Option<Wrapper>,
     resolution: ConfigResolution,
     prepared: ModulesPrepared,
+    /// The wrapper's counters over `modules_prepare`.
+    cache: Option<CacheReport>,
     release: String,
 }
 
@@ -214,7 +329,14 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
             "kforge kernel prepare needs --build-dir O: the source tree is never configured in place"
         );
     };
-    let tree = args.tree.tree(interrupt_flag());
+    let mut tree = args.tree.tree(interrupt_flag());
+    let wrapper = args.wrapper.apply(&args.tree, &mut tree)?;
+    if let Some(w) = &wrapper
+        && !out.quiet
+        && !out.json
+    {
+        println!("compiler wrapper: {}", w.describe());
+    }
     let config_installed = match &args.config {
         Some(config) => {
             let dest = tree.install_config(config)?;
@@ -255,13 +377,17 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
             prepared.outcome.duration.as_secs_f64(),
             prepared.outcome.warnings
         );
+        say_cache(&prepared.outcome, out);
     }
     let release = tree.kernelrelease()?;
     if out.json {
+        let cache = prepared.outcome.cache.clone();
         out.print_json(&PrepareReport {
             config_installed,
+            wrapper,
             resolution,
             prepared,
+            cache,
             release,
         })?;
     } else if !out.quiet {
@@ -282,6 +408,13 @@ fn build(args: BuildArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let mut tree = args.tree.tree(interrupt_flag());
     if args.reproducible {
         tree.reproducible(Reproducible::default());
+    }
+    let wrapper = args.wrapper.apply(&args.tree, &mut tree)?;
+    if let Some(w) = &wrapper
+        && !out.quiet
+        && !out.json
+    {
+        println!("compiler wrapper: {}", w.describe());
     }
     tree.verbose(args.make_verbose);
     let mut make = tree.make(args.targets.iter().cloned());
@@ -305,6 +438,7 @@ fn build(args: BuildArgs, out: &Output) -> anyhow::Result<ExitCode> {
                 .map(|l| format!(", log: {}", l.display()))
                 .unwrap_or_default()
         );
+        say_cache(&outcome, out);
     }
     Ok(ExitCode::SUCCESS)
 }
