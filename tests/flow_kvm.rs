@@ -543,3 +543,70 @@ fn a_failed_run_is_reported_once_and_exits_non_zero() {
     assert!(err.is::<flow::Reported>());
     assert_eq!(build_json(&fx.out("bad2"))["result"], "fail");
 }
+
+#[test]
+fn kvm_flow_through_ccache_records_the_counters() {
+    common::require_tool("ccache", "ccache");
+    let fx = Fixture::new();
+    let out = fx.out("out-ccache");
+    let ccache_dir = fx.root.join("ccache");
+    let summary = flow::kvm::run(fx.args(
+        &out,
+        &[
+            "--cc-wrapper",
+            "ccache",
+            "--cc-cache-dir",
+            ccache_dir.to_str().unwrap(),
+        ],
+    ))
+    .expect("the flow passes");
+    let json = build_json(&out);
+    assert_eq!(json["wrapper"]["kind"], "ccache");
+    assert!(json["wrapper"]["version"].as_str().is_some());
+    let modules = json["cache"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["step"] == "kvm-modules")
+        .unwrap_or_else(|| panic!("no counters for kvm-modules: {json}"));
+    // kvm.o, kvm-intel.o, kvm-amd.o: compiled once, into a fresh cache.
+    assert_eq!(modules["report"]["misses"], 3, "{modules}");
+    assert_eq!(modules["report"]["hits"], 0, "{modules}");
+    let cmd = step(&json, "kvm-modules").unwrap()["commands"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(cmd.contains("'CC=ccache gcc'"), "{cmd}");
+    assert!(cmd.contains("'HOSTCC=ccache gcc'"), "{cmd}");
+    assert!(summary.contains("compiler wrapper: ccache "), "{summary}");
+    assert!(summary.contains("ccache: 0 hits, 3 misses"), "{summary}");
+    assert!(ccache_dir.is_dir(), "the private cache was used");
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(reproducer.contains("export CCACHE_DIR="), "{reproducer}");
+}
+
+#[test]
+fn kvm_flow_with_distcc_plans_and_refuses_a_missing_host_list() {
+    let fx = Fixture::new();
+    let out = fx.out("out-plan");
+    let mut args = fx.args(
+        &out,
+        &[
+            "--plan",
+            "--cc-wrapper",
+            "distcc",
+            "--distcc-hosts",
+            "10.0.0.5:3632/6 localhost/2",
+        ],
+    );
+    args.common.quiet = true;
+    flow::kvm::run(args).expect("a plan runs nothing");
+    // Without hosts, the flow stops before anything runs.
+    let err =
+        flow::kvm::run(fx.args(&fx.out("out-nohosts"), &["--cc-wrapper", "distcc"])).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("distcc needs a host list"),
+        "{err:#}"
+    );
+    assert!(!fx.out("out-nohosts").join("linux-build").exists());
+}

@@ -79,6 +79,7 @@ impl KernelPlan {
         if let Some(jobs) = run.common.jobs {
             tree.jobs(jobs);
         }
+        run.apply_wrapper_to_tree(&mut tree);
         tree
     }
 
@@ -246,6 +247,7 @@ impl KernelPlan {
         run.ui.start_status("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
         run.set_log(resolved.outcome.log_file.clone());
+        run.record_cache(&resolved.outcome);
         run.set_commands(vec![shell_line(&resolved.outcome.command)]);
         run.step_note(format!(
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
@@ -329,6 +331,7 @@ impl KernelPlan {
         run.ui.start_status("modules_prepare");
         let prepared = self.tree(run).prepare_for_external_modules()?;
         run.set_log(prepared.outcome.log_file.clone());
+        run.record_cache(&prepared.outcome);
         run.set_commands(vec![shell_line(&prepared.outcome.command)]);
         Ok(())
     }
@@ -339,6 +342,7 @@ impl KernelPlan {
         run.ui.start_status(&format!("M={dir} modules"));
         let outcome = self.tree(run).external_module(Path::new(dir))?;
         run.set_log(outcome.log_file.clone());
+        run.record_cache(&outcome);
         run.set_commands(vec![shell_line(&outcome.command)]);
         Ok(outcome)
     }

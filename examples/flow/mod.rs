@@ -45,6 +45,21 @@ pub struct Common {
     /// Parallel make jobs (default: the available parallelism).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run the kernel's (and Xen's) CC and HOSTCC through a compiler cache or distributed
+    /// compiler: ccache, sccache, distcc or icecc. Its hits, misses and remote jobs are
+    /// recorded per step in build.json and the summary.
+    #[arg(long, value_name = "WRAPPER")]
+    pub cc_wrapper: Option<kforge::toolchain::WrapperKind>,
+    /// distcc hosts, DISTCC_HOSTS syntax ('HOST[:PORT][/SLOTS] …'); -j defaults to the total
+    /// of the slots.
+    #[arg(long, value_name = "HOSTS", requires = "cc_wrapper")]
+    pub distcc_hosts: Option<String>,
+    /// icecream scheduler (HOST[:PORT]), given to iceccd as ICECC_SCHEDULER.
+    #[arg(long, value_name = "ADDR", requires = "cc_wrapper")]
+    pub icecc_scheduler: Option<String>,
+    /// A private cache directory for ccache or sccache (CCACHE_DIR / SCCACHE_DIR).
+    #[arg(long, value_name = "DIR", requires = "cc_wrapper")]
+    pub cc_cache_dir: Option<PathBuf>,
     /// Print the steps and their commands without running anything.
     #[arg(long)]
     pub plan: bool,
@@ -291,6 +306,15 @@ pub struct CompilerRecord {
     pub target: String,
 }
 
+/// A compiler wrapper's counters over one make step.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheRecord {
+    /// The step.
+    pub step: String,
+    /// Hits, misses, remote and local jobs during it.
+    pub report: kforge::kbuild::CacheReport,
+}
+
 /// A file the build produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Artifact {
@@ -385,6 +409,10 @@ pub struct BuildRecord {
     pub compiler: Option<CompilerRecord>,
     /// What `gcc` (the default `CC` of the kernel and Xen Makefiles) is on this machine.
     pub default_cc: Option<String>,
+    /// The compiler cache or distributed compiler in front of CC and HOSTCC.
+    pub wrapper: Option<kforge::toolchain::Wrapper>,
+    /// Its counters, per make step.
+    pub cache: Vec<CacheRecord>,
     /// The kernel configuration: base, fragments, merge overrides and verification.
     pub config: Option<serde_json::Value>,
     /// Steps in order.
@@ -456,11 +484,22 @@ impl Run {
             sources: Vec::new(),
             compiler: None,
             default_cc: None,
+            wrapper: None,
+            cache: Vec::new(),
             config: None,
             steps: Vec::new(),
             artifacts: Vec::new(),
             notes: Vec::new(),
         };
+        let mut record = record;
+        record.wrapper = wrapper_for(common)?.map(|w| {
+            if w.kind.is_distributed() {
+                let log = logs.join(format!("{}-client.log", w.kind));
+                w.with_client_log(log)
+            } else {
+                w
+            }
+        });
         Ok(Run {
             ui,
             record,
@@ -479,6 +518,65 @@ impl Run {
     /// Set the steps this run follows.
     pub fn set_plan(&mut self, plan: Vec<PlannedStep>) {
         self.plan = plan;
+    }
+
+    /// Put the compiler wrapper (if any) in front of a kernel tree's CC and HOSTCC, with its
+    /// environment, the `-j` its slots allow and its counters.
+    pub fn apply_wrapper_to_tree(&self, tree: &mut kforge::kbuild::KernelTree) {
+        let Some(wrapper) = &self.record.wrapper else {
+            return;
+        };
+        tree.vars(wrapper.make_vars(&kforge::toolchain::Toolchain::default()));
+        for (k, v) in wrapper.env() {
+            tree.env(k, v);
+        }
+        if self.common.jobs.is_none()
+            && let Some(jobs) = wrapper.suggested_jobs()
+        {
+            tree.jobs(jobs);
+        }
+        if let Ok(tool) = wrapper.kind.program().parse() {
+            tree.cache_stats(tool);
+        }
+    }
+
+    /// The same for a plain make invocation (Xen's).
+    pub fn apply_wrapper_to_make(&self, make: &mut kforge::kbuild::Make) {
+        let Some(wrapper) = &self.record.wrapper else {
+            return;
+        };
+        make.vars(wrapper.make_vars(&kforge::toolchain::Toolchain::default()));
+        for (k, v) in wrapper.env() {
+            make.env(k, v);
+        }
+        if self.common.jobs.is_none()
+            && let Some(jobs) = wrapper.suggested_jobs()
+        {
+            make.jobs(jobs);
+        }
+        if let Ok(tool) = wrapper.kind.program().parse() {
+            make.cache_stats(tool);
+        }
+    }
+
+    /// Record a make step's counters (a note on the step, and build.json's `cache`).
+    pub fn record_cache(&mut self, outcome: &kforge::kbuild::Outcome) {
+        if let Some(report) = &outcome.cache {
+            self.step_note(report.to_string());
+            let step = self
+                .record
+                .steps
+                .last()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            self.record.cache.push(CacheRecord {
+                step,
+                report: report.clone(),
+            });
+        }
+        if let Some(err) = &outcome.cache_error {
+            self.step_note(format!("compiler wrapper counters unavailable: {err}"));
+        }
     }
 
     /// Print the plan (for `--plan`).
@@ -799,6 +897,13 @@ impl Run {
                 .join(" "),
             self.record.result
         );
+        if let Some(w) = &self.record.wrapper {
+            let _ = writeln!(text, "# compiler wrapper: {}", w.describe());
+            for (k, v) in w.env() {
+                let _ = writeln!(text, "export {k}={}", shell_quote(&v));
+            }
+            text.push('\n');
+        }
         for step in &self.record.steps {
             let _ = writeln!(
                 text,
@@ -872,6 +977,12 @@ impl Run {
                 );
             }
         }
+        if let Some(w) = &r.wrapper {
+            let _ = writeln!(s, "compiler wrapper: {}", w.describe());
+            for c in &r.cache {
+                let _ = writeln!(s, "  {:<22} {}", c.step, c.report);
+            }
+        }
         if let Some(text) = &self.verification_text {
             let _ = writeln!(s, "config verification:");
             for line in text.lines() {
@@ -918,6 +1029,31 @@ impl Run {
         );
         s
     }
+}
+
+/// The wrapper the common options ask for: found on PATH with its version (a plan only
+/// assumes it), its client log in the run's logs.
+fn wrapper_for(common: &Common) -> Result<Option<kforge::toolchain::Wrapper>> {
+    use kforge::toolchain::Wrapper;
+    let Some(kind) = common.cc_wrapper else {
+        return Ok(None);
+    };
+    let mut wrapper = if common.plan {
+        Wrapper::assume(kind, kind.program())
+    } else {
+        Wrapper::find(kind)?
+    };
+    if let Some(hosts) = &common.distcc_hosts {
+        wrapper = wrapper.with_distcc_hosts(hosts)?;
+    }
+    if let Some(scheduler) = &common.icecc_scheduler {
+        wrapper = wrapper.with_icecc_scheduler(scheduler.clone())?;
+    }
+    if let Some(dir) = &common.cc_cache_dir {
+        wrapper = wrapper.with_cache_dir(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+    }
+    wrapper.check()?;
+    Ok(Some(wrapper))
 }
 
 /// Where an extracted tree's provenance is kept: beside it, never inside it.

@@ -231,6 +231,7 @@ fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
     if let Some(jobs) = run.common.jobs {
         make.jobs(jobs);
     }
+    run.apply_wrapper_to_make(&mut make);
     make
 }
 
@@ -398,6 +399,7 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         run.ui.start_status(&format!("make {}", s.xen_target));
         let outcome = xen_make(run, &s.xen_dir, &s.xen_target).run()?;
         run.set_log(outcome.log_file.clone());
+        run.record_cache(&outcome);
         run.set_commands(vec![shell_line(&outcome.command)]);
         let boot = s.xen_dir.join("dist/install/boot");
         let files = super::files_under(&boot);
