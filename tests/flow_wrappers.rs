@@ -547,3 +547,61 @@ fn icecream_jobs_go_through_a_loopback_scheduler_and_daemon() {
     }
     eprintln!("icecream: {report}; iceccd reported {daemon_jobs} jobs");
 }
+
+fn linux_src() -> PathBuf {
+    PathBuf::from(std::env::var_os("KFORGE_LINUX_SRC").unwrap_or_else(|| {
+        panic!("KFORGE_LINUX_SRC is not set: run scripts/e2e (it extracts Linux 6.1 and sets it)")
+    }))
+}
+
+/// A tinyconfig x86_64 kernel built through ccache (private cache) in `out`.
+fn tinyconfig_through_ccache(
+    src: &Path,
+    out: &Path,
+    cache: &Path,
+    reproducible: bool,
+) -> (Duration, CacheReport) {
+    let wrapper = Wrapper::find(WrapperKind::Ccache)
+        .unwrap()
+        .with_cache_dir(cache);
+    let mut tree = tree(src, out, &wrapper, reproducible);
+    tree.arch("x86_64");
+    tree.config_target("tinyconfig")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = Instant::now();
+    let (_, report) = build(&tree);
+    (start.elapsed(), report)
+}
+
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn ccache_serves_a_second_tinyconfig_build_dir_in_reproducible_mode() {
+    common::require_tool("ccache", "ccache");
+    let src = linux_src();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("ccache-repro");
+    let (cold_time, cold) = tinyconfig_through_ccache(&src, &dir.path().join("o1"), &cache, true);
+    let (warm_time, warm) = tinyconfig_through_ccache(&src, &dir.path().join("o2"), &cache, true);
+    eprintln!(
+        "tinyconfig x86_64, reproducible: cold {:.1} s ({cold}), warm in a second O= {:.1} s ({warm})",
+        cold_time.as_secs_f64(),
+        warm_time.as_secs_f64()
+    );
+    assert!(cold.misses.unwrap() > 300, "{cold}");
+    assert!(warm.hit_rate.unwrap() >= 0.9, "{warm}");
+
+    let cache = dir.path().join("ccache-plain");
+    tinyconfig_through_ccache(&src, &dir.path().join("o3"), &cache, false);
+    let (plain_time, plain) =
+        tinyconfig_through_ccache(&src, &dir.path().join("o4"), &cache, false);
+    eprintln!(
+        "tinyconfig x86_64, not reproducible: second O= {:.1} s ({plain})",
+        plain_time.as_secs_f64()
+    );
+    assert!(
+        plain.hit_rate.unwrap() < warm.hit_rate.unwrap(),
+        "without the reproducible mode: {plain}; with it: {warm}"
+    );
+    // The source tree is left untouched by O= builds.
+    assert!(!src.join(".config").exists());
+}
