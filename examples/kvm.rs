@@ -12,6 +12,8 @@
 //! cargo run --example kvm -- --mode howto --plan                   # the 2008 recipe
 //! cargo run --example kvm -- --userland qemu.tar.xz --userland-sha256 … --cc-req 'gcc >=11' \
 //!     --configure-arg=--target-list=x86_64-softmmu
+//! cargo run --example kvm -- --allow-unpinned --cc-wrapper ccache   # hits/misses per step
+//! cargo run --example kvm -- --allow-unpinned --cc-wrapper distcc --distcc-hosts 'box1/8 box2/8'
 //! ```
 //!
 //! Every run leaves `summary.txt`, `build.json`, `reproduce.sh` and `logs/` in `--out`

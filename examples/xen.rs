@@ -14,6 +14,7 @@
 //! cargo run --example xen -- --xen file:///path/xen_4.17.5.orig.tar.gz --xen-sha256 … \
 //!     --allow-unpinned                      # the dom0 kernel from Debian's linux-source-6.1
 //! cargo run --example xen -- --mode howto --config /boot/config-2.6.18-my --xen-sha256 …
+//! cargo run --example xen -- … --cc-wrapper icecc --icecc-scheduler 10.0.0.2   # via iceccd
 //! ```
 //!
 //! Every run leaves `summary.txt`, `build.json`, `reproduce.sh` and `logs/` in `--out`
