@@ -190,3 +190,50 @@ fn env_resolves_llvm_and_cc_like_the_kernel_makefile() {
     );
     assert_eq!(json["hostcc_identified"]["Ok"]["command"], "gcc");
 }
+
+#[test]
+fn wrappers_are_listed_with_versions_or_the_package_to_install() {
+    // The real wrappers (scripts/install-deps test) linked into a private search path, minus
+    // icecc.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ccache", "sccache", "distcc"] {
+        symlink(real_tool(name), dir.path().join(name)).unwrap();
+    }
+    let out = kforge(&["toolchain", "wrappers"], dir.path());
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let line = |kind: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{kind} ")))
+            .unwrap_or_else(|| panic!("no {kind} line in {stdout}"))
+            .to_string()
+    };
+    let ccache_version = text(
+        &Command::new(real_tool("ccache"))
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let ccache_version = ccache_version
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    assert!(line("ccache").contains(ccache_version), "{stdout}");
+    assert!(line("distcc").contains("distcc 3."), "{stdout}");
+    assert!(line("sccache").contains("sccache 0."), "{stdout}");
+    assert!(
+        line("icecc").contains("missing") && line("icecc").contains("apt-get install icecc"),
+        "{stdout}"
+    );
+
+    let out = kforge(&["--json", "toolchain", "wrappers"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["kind"], "ccache");
+    assert_eq!(json[0]["found"]["version"], ccache_version);
+    assert!(json[3]["found"].is_null());
+}

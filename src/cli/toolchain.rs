@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use kforge_toolchain::select::Error as SelectError;
-use kforge_toolchain::{Discovered, Discovery, Preference, Requirement, Selection, Toolchain};
+use kforge_toolchain::{
+    Discovered, Discovery, Preference, Requirement, Selection, Toolchain, Wrapper, WrapperKind,
+};
 
 use super::Output;
 
@@ -21,6 +23,9 @@ pub enum Cmd {
     /// Show which compilers a kernel build would use given CC, HOSTCC, CROSS_COMPILE and LLVM
     /// from the environment (the kernel Makefile's precedence), and identify them.
     Env,
+    /// List the compiler wrappers (ccache, sccache, distcc, icecc) on PATH with their versions,
+    /// and the package that provides each missing one (`--cc-wrapper` of `kforge kernel`).
+    Wrappers(ListArgs),
 }
 
 /// Where to look.
@@ -73,6 +78,7 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
         Cmd::List(args) => list(&args, out),
         Cmd::Select(args) => select(&args, out),
         Cmd::Env => env(out),
+        Cmd::Wrappers(args) => wrappers(&args, out),
     }
 }
 
@@ -171,6 +177,48 @@ fn list(args: &ListArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     for b in &found.broken {
         println!("unusable: {}: {}", b.path.display(), b.error);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct WrapperRow {
+    kind: WrapperKind,
+    found: Option<Wrapper>,
+    error: Option<String>,
+}
+
+fn wrappers(args: &ListArgs, out: &Output) -> anyhow::Result<ExitCode> {
+    let path = args
+        .search
+        .path
+        .clone()
+        .or_else(|| std::env::var_os("PATH"));
+    let rows: Vec<WrapperRow> = WrapperKind::ALL
+        .iter()
+        .map(|&kind| match Wrapper::find_in(kind, path.as_deref()) {
+            Ok(w) => WrapperRow {
+                kind,
+                found: Some(w),
+                error: None,
+            },
+            Err(e) => WrapperRow {
+                kind,
+                found: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
+    if out.json {
+        out.print_json(&rows)?;
+    } else {
+        for row in &rows {
+            match (&row.found, &row.error) {
+                (Some(w), _) => println!("{:<8} {}", row.kind, w.describe()),
+                (None, Some(e)) => println!("{:<8} missing: {e}", row.kind),
+                (None, None) => {}
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
