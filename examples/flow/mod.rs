@@ -561,7 +561,12 @@ impl Run {
 
     /// Record a make step's counters (a note on the step, and build.json's `cache`).
     pub fn record_cache(&mut self, outcome: &kforge::kbuild::Outcome) {
-        if let Some(report) = &outcome.cache {
+        // A step that compiled nothing (olddefconfig, say) has nothing to report.
+        if let Some(report) = outcome.cache.as_ref().filter(|r| {
+            [r.hits, r.misses, r.remote_jobs, r.local_jobs]
+                .iter()
+                .any(|n| n.unwrap_or(0) > 0)
+        }) {
             self.step_note(report.to_string());
             let step = self
                 .record

@@ -11,7 +11,7 @@
 //! | wrapper | Debian package | environment it gets |
 //! |---|---|---|
 //! | ccache | `ccache` | `CCACHE_DIR` when a cache directory is set |
-//! | sccache | `sccache` | `SCCACHE_IDLE_TIMEOUT=0` (the server must not exit during a long link), `SCCACHE_DIR`, `SCCACHE_SERVER_PORT` when set |
+//! | sccache | `sccache` | `SCCACHE_IDLE_TIMEOUT=0` (the server must not exit during a long link; it then runs until `sccache --stop-server`), `SCCACHE_DIR`, `SCCACHE_SERVER_PORT` when set |
 //! | distcc | `distcc` | `DISTCC_HOSTS` (required), `DISTCC_LOG` when a client log is set |
 //! | icecc | `icecc` | `ICECC_SCHEDULER` (what `iceccd` 1.4 reads to find the scheduler), `ICECC_LOGFILE` + `ICECC_DEBUG=info` when a client log is set |
 //!
