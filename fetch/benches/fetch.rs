@@ -268,6 +268,19 @@ fn full() {
             settle();
         }
     }
+    let best = |v: &[Duration]| v.iter().min().copied().unwrap_or_default();
+    let (best_a, best_b, best_cold, best_warm) = (best(&a), best(&b), best(&cold), best(&warm));
+    println!(
+        "best of {runs} rounds (least disturbed by other load): (a) {:.2}s  (b) {:.2}s  kforge cold {:.2}s = {:.2}x (a), {:.2}x (b)  kforge warm {:.2}s = {:.2}x (a), {:.2}x (b)",
+        best_a.as_secs_f64(),
+        best_b.as_secs_f64(),
+        best_cold.as_secs_f64(),
+        best_cold.as_secs_f64() / best_a.as_secs_f64(),
+        best_cold.as_secs_f64() / best_b.as_secs_f64(),
+        best_warm.as_secs_f64(),
+        best_warm.as_secs_f64() / best_a.as_secs_f64(),
+        best_warm.as_secs_f64() / best_b.as_secs_f64(),
+    );
     let (a, b, cold, warm) = (median(a), median(b), median(cold), median(warm));
     println!("median of {runs} rounds:");
     println!(
