@@ -598,8 +598,12 @@ fn ccache_serves_a_second_tinyconfig_build_dir_in_reproducible_mode() {
         "tinyconfig x86_64, not reproducible: second O= {:.1} s ({plain})",
         plain_time.as_secs_f64()
     );
+    // tinyconfig has no debug info, and kbuild's O= command lines are relative, so the build
+    // directory does not reach most objects: what the fixed identity saves here is what
+    // includes compile.h (its timestamp changes every build). The debug-info case (-g, where
+    // the directory is in every object) is the fast test above.
     assert!(
-        plain.hit_rate.unwrap() < warm.hit_rate.unwrap(),
+        plain.misses.unwrap() > warm.misses.unwrap(),
         "without the reproducible mode: {plain}; with it: {warm}"
     );
     // The source tree is left untouched by O= builds.

@@ -388,12 +388,14 @@ impl KernelTree {
     /// `KAFLAGS` (so neither path lands in objects, debug info or `__FILE__`), making two
     /// builds of the same inputs in different directories identical.
     ///
-    /// It is also what lets a compiler cache serve a second build directory: without the maps,
-    /// GCC writes the build directory into the debug info (`DW_AT_comp_dir`), so ccache must
-    /// hash the working directory and every object of a new `O=` misses; with them, ccache
-    /// (4.x) applies the same maps to the directory it hashes, and the fixed
-    /// `KBUILD_BUILD_*` values keep `include/generated/compile.h` identical. No ccache setting
-    /// (`base_dir`, `hash_dir`) is needed for that.
+    /// It is also what lets a compiler cache serve a second build directory: with debug info
+    /// (`-g`, `CONFIG_DEBUG_INFO`) and without the maps, GCC writes the build directory into
+    /// every object (`DW_AT_comp_dir`), so ccache must hash the working directory and every
+    /// object of a new `O=` misses; with them, ccache (4.x) applies the same maps to the
+    /// directory it hashes and the objects hit. The fixed `KBUILD_BUILD_*` values keep
+    /// `include/generated/compile.h` identical, so what includes it (`init/version.c`) hits
+    /// too. No ccache setting (`base_dir`, `hash_dir`) is needed. Without debug info, kbuild's
+    /// relative `O=` command lines already keep the directory out of most objects.
     pub fn reproducible(&mut self, identity: Reproducible) -> &mut KernelTree {
         self.reproducible = Some(identity);
         self
