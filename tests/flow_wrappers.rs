@@ -514,10 +514,10 @@ fn icecream_jobs_go_through_a_loopback_scheduler_and_daemon() {
         "iceccd reported {daemon_jobs} jobs for {jobs} compiles:\n{daemon}"
     );
 
-    // Forcing a remote build (the scheduler's only compile server is this host): icecream
-    // sends the job and its compiler environment to iceccd, which must unpack and chroot
-    // into it. Where that works the job counts as remote; where it cannot (an unprivileged
-    // sandbox), the client falls back to a local build and the daemon says why.
+    // Forcing a remote build (ICECC_TEST_REMOTEBUILD) when the scheduler's only compile
+    // server is this host: the job is sent to iceccd over TCP, but a daemon never installs
+    // its own native compiler environment as a remote one, so it answers "Empty environment"
+    // and the client falls back to a local build. With a second host the job counts as remote.
     std::fs::remove_file(out.join("kernel/unit1.o")).unwrap();
     tree.env("ICECC_TEST_REMOTEBUILD", "1");
     let (_, forced) = build(&tree);

@@ -344,3 +344,95 @@ fn modern_flow_builds_dist_xen_and_verifies_a_dom0_config() {
     assert!(summary.contains("xen-4.17.0.gz"), "{summary}");
     assert!(summary.contains(&xen_sha), "{summary}");
 }
+
+#[test]
+fn modern_flow_builds_xen_through_a_loopback_distccd() {
+    common::require_tool("distcc", "distcc");
+    common::require_tool("distccd", "distcc");
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let server = Server::start();
+    let xen = root.join("trees/xen4");
+    trees::write_xen4_tree(&xen);
+    let xen_tgz = tarball(&xen, "xen-4.17.0");
+    let xen_sha = sha256_hex(&xen_tgz);
+    let xen_url = server.serve("xen-4.17.0.tar.gz", xen_tgz);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    /// distccd's process group, stopped at the end.
+    struct Distccd(std::process::Child);
+    impl Drop for Distccd {
+        fn drop(&mut self) {
+            let group = format!("-{}", self.0.id());
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+    let _distccd = Distccd(
+        std::process::Command::new("distccd")
+            .args(["--daemon", "--no-detach", "--listen", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .args(["--allow", "127.0.0.1", "--log-stderr"])
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed().as_secs() < 30, "distccd did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = root.join("out");
+    let hosts = format!("127.0.0.1:{port}/3");
+    let args = argv(
+        "xen",
+        &[
+            "--xen",
+            &xen_url,
+            "--xen-sha256",
+            &xen_sha,
+            "--no-dom0",
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            root.join("cache").to_str().unwrap(),
+            "--cc-wrapper",
+            "distcc",
+            "--distcc-hosts",
+            &hosts,
+            "-q",
+        ],
+    );
+    let summary = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect("passes");
+    let json = build_json(&out);
+    assert_eq!(json["wrapper"]["kind"], "distcc");
+    let build = &json["cache"][0];
+    assert_eq!(build["step"], "xen-build", "{json}");
+    // xen/xen.c compiled on the daemon.
+    assert_eq!(build["report"]["remote_jobs"], 1, "{build}");
+    let cmd = step(&json, "xen-build").unwrap()["commands"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cmd.contains("-j3") && cmd.contains("'CC=distcc gcc'"),
+        "{cmd}"
+    );
+    assert!(
+        summary.contains("distcc: 1 remote jobs, 0 local jobs"),
+        "{summary}"
+    );
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(
+        reproducer.contains(&format!("export DISTCC_HOSTS={hosts}")),
+        "{reproducer}"
+    );
+}
