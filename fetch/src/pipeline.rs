@@ -25,6 +25,7 @@ pub(crate) struct TeeSink {
     pub(crate) validator_file: Option<(PathBuf, String)>,
     pub(crate) bytes: u64,
     tx: Option<SyncSender<Message>>,
+    pending: Vec<u8>,
 }
 
 impl TeeSink {
@@ -35,6 +36,7 @@ impl TeeSink {
             validator_file,
             bytes: 0,
             tx: None,
+            pending: Vec::new(),
         }
     }
 
@@ -43,13 +45,33 @@ impl TeeSink {
     pub(crate) fn forward(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.hasher.update(bytes);
         self.bytes += bytes.len() as u64;
-        if let Some(tx) = &self.tx {
-            tx.send(Message::Data(bytes.to_vec()))
+        if self.tx.is_some() {
+            // Network reads come in small pieces: hand them on in large chunks.
+            self.pending.extend_from_slice(bytes);
+            if self.pending.len() >= CHUNK {
+                self.send_pending()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send_pending(&mut self) -> io::Result<()> {
+        if let Some(tx) = &self.tx
+            && !self.pending.is_empty()
+        {
+            let chunk =
+                std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK + 256 * 1024));
+            tx.send(Message::Data(chunk))
                 .map_err(|_| io::Error::other("the extraction stopped"))?;
         }
         Ok(())
     }
 }
+
+/// Bytes handed to the extractor at once.
+const CHUNK: usize = 512 * 1024;
+/// Chunks queued at most between the download and the extractor (the read-ahead).
+const QUEUED_CHUNKS: usize = 64;
 
 impl BodySink for TeeSink {
     fn response(&mut self, info: &ResponseInfo) -> io::Result<()> {
@@ -133,12 +155,20 @@ where
 {
     std::thread::scope(|scope| {
         let rx = extract_into.map(|_| {
-            let (tx, rx) = sync_channel(32);
+            let (tx, rx) = sync_channel(QUEUED_CHUNKS);
             sink.tx = Some(tx);
             rx
         });
         let producer = scope.spawn(move || {
-            let result = produce(&mut sink);
+            let mut result = produce(&mut sink);
+            if result.is_ok()
+                && let Err(source) = sink.send_pending()
+            {
+                result = Err(download::Error::Sink {
+                    url: String::new(),
+                    source,
+                });
+            }
             if result.is_ok()
                 && let Some(tx) = &sink.tx
             {
