@@ -561,6 +561,17 @@ fn tinyconfig_through_ccache(
     cache: &Path,
     reproducible: bool,
 ) -> (Duration, CacheReport) {
+    tinyconfig_with(src, out, cache, reproducible, false)
+}
+
+/// The same, optionally with debug info (`CONFIG_DEBUG_INFO`, so `-g`).
+fn tinyconfig_with(
+    src: &Path,
+    out: &Path,
+    cache: &Path,
+    reproducible: bool,
+    debug_info: bool,
+) -> (Duration, CacheReport) {
     let wrapper = Wrapper::find(WrapperKind::Ccache)
         .unwrap()
         .with_cache_dir(cache);
@@ -568,6 +579,21 @@ fn tinyconfig_through_ccache(
     tree.arch("x86_64");
     tree.config_target("tinyconfig")
         .unwrap_or_else(|e| panic!("{e}"));
+    if debug_info {
+        let config = out.join(".config");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str(
+            "CONFIG_DEBUG_KERNEL=y\n# CONFIG_DEBUG_INFO_NONE is not set\nCONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT=y\n",
+        );
+        std::fs::write(&config, text).unwrap();
+        tree.olddefconfig().unwrap_or_else(|e| panic!("{e}"));
+        let resolved = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            resolved.lines().any(|l| l == "CONFIG_DEBUG_INFO=y"),
+            "CONFIG_DEBUG_INFO did not land in {}",
+            config.display()
+        );
+    }
     let start = Instant::now();
     let (_, report) = build(&tree);
     (start.elapsed(), report)
@@ -608,4 +634,38 @@ fn ccache_serves_a_second_tinyconfig_build_dir_in_reproducible_mode() {
     );
     // The source tree is left untouched by O= builds.
     assert!(!src.join(".config").exists());
+}
+
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn with_debug_info_only_the_reproducible_mode_lets_a_second_build_dir_hit() {
+    common::require_tool("ccache", "ccache");
+    let src = linux_src();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rates = Vec::new();
+    for (name, reproducible) in [("repro", true), ("plain", false)] {
+        let cache = dir.path().join(format!("ccache-{name}"));
+        let (cold_time, cold) = tinyconfig_with(
+            &src,
+            &dir.path().join(format!("{name}-1")),
+            &cache,
+            reproducible,
+            true,
+        );
+        let (warm_time, warm) = tinyconfig_with(
+            &src,
+            &dir.path().join(format!("{name}-2")),
+            &cache,
+            reproducible,
+            true,
+        );
+        eprintln!(
+            "tinyconfig + DEBUG_INFO, {name}: cold {:.1} s ({cold}), second O= {:.1} s ({warm})",
+            cold_time.as_secs_f64(),
+            warm_time.as_secs_f64()
+        );
+        rates.push(warm.hit_rate.unwrap());
+    }
+    assert!(rates[0] >= 0.9, "reproducible: {:.3}", rates[0]);
+    assert!(rates[1] < 0.5, "not reproducible: {:.3}", rates[1]);
 }
