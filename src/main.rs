@@ -48,6 +48,10 @@ fn main() -> ExitCode {
         json: args.json,
         quiet: args.quiet,
     };
+    if matches!(args.command, Command::Fetch(_) | Command::Kernel(_)) {
+        // Long-running commands: Ctrl-C stops them cleanly. Before any thread is started.
+        cli::interrupt_flag();
+    }
     let result = match args.command {
         Command::Toolchain(cmd) => cli::toolchain::run(cmd, &out),
         Command::Config(cmd) => cli::config::run(cmd, &out),

@@ -400,3 +400,91 @@ fn patches_and_series_apply_before_publishing() {
     );
     assert!(!dest2.exists());
 }
+
+/// A server that sends the headers of a 4 MiB gzip body, then trickles it out (1 KiB every
+/// 20 ms) until the client goes away; returns the URL and a channel that fires once some of the
+/// body has been sent.
+fn serve_slowly() -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (started, started_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut request = [0u8; 4096];
+        let _ = std::io::Read::read(&mut stream, &mut request);
+        let header =
+            "HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\nContent-Type: application/gzip\r\n\r\n";
+        if stream.write_all(header.as_bytes()).is_err() {
+            return;
+        }
+        // A real gzip stream's first bytes, then filler: the fetch is stopped long before the end.
+        let body = archive();
+        let _ = stream.write_all(&body[..10]);
+        for i in 0..3000 {
+            if stream.write_all(&[0u8; 1024]).is_err() {
+                return;
+            }
+            if i == 10 {
+                let _ = started.send(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/slow/linux-6.1.tar.gz"),
+        started_rx,
+    )
+}
+
+#[test]
+fn a_signal_stops_the_fetch_and_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, started) = serve_slowly();
+    let dest = tmp.path().join("linux");
+    let cache = tmp.path().join("cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kforge"))
+        .args(["fetch", &url, "--allow-unpinned", "--dest"])
+        .arg(&dest)
+        .arg("--cache")
+        .arg(&cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    started
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("kforge fetch never started downloading");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kforge fetch did not stop after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // Stopped through the interrupt flag (exit 1 with the error), not killed by the signal.
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        !dest.exists(),
+        "nothing may be published after an interrupt"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "cache")
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use kforge_fetch::{Fetched, Fetcher, PatchSet, Phase, Progress, Sha256Digest, Source};
@@ -148,7 +147,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     builder = builder.progress(move |p| r.report(p));
     let fetcher = builder.build()?;
 
-    let interrupt = AtomicBool::new(false);
+    let interrupt = super::interrupt_flag().unwrap_or_default();
     let result = fetcher.fetch_patched(&source, &dest, &patches, &interrupt);
     if let Some(bar) = bar {
         bar.finish_and_clear();

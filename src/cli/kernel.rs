@@ -272,17 +272,6 @@ impl TreeArgs {
     }
 }
 
-/// Ctrl-C raises the interrupt flag so the whole make process group is stopped cleanly.
-fn interrupt_flag() -> Option<Arc<AtomicBool>> {
-    match kforge_kbuild::interrupt::flag_on_signals() {
-        Ok(flag) => Some(flag),
-        Err(err) => {
-            tracing::warn!(error = %err, "Ctrl-C will not stop make cleanly");
-            None
-        }
-    }
-}
-
 /// Run a subcommand.
 pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -299,7 +288,7 @@ struct ReleaseReport {
 }
 
 fn release(args: ReleaseArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let tree = args.tree.tree(interrupt_flag());
+    let tree = args.tree.tree(super::interrupt_flag());
     let version = tree.version()?;
     let release = tree
         .kernelrelease()
@@ -329,7 +318,7 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
             "kforge kernel prepare needs --build-dir O: the source tree is never configured in place"
         );
     };
-    let mut tree = args.tree.tree(interrupt_flag());
+    let mut tree = args.tree.tree(super::interrupt_flag());
     let wrapper = args.wrapper.apply(&args.tree, &mut tree)?;
     if let Some(w) = &wrapper
         && !out.quiet
@@ -405,7 +394,7 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 fn build(args: BuildArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let mut tree = args.tree.tree(interrupt_flag());
+    let mut tree = args.tree.tree(super::interrupt_flag());
     if args.reproducible {
         tree.reproducible(Reproducible::default());
     }

@@ -29,6 +29,24 @@ impl Output {
     }
 }
 
+/// Ctrl-C (and SIGTERM, SIGHUP) raises the returned interrupt flag, so a long operation (a make
+/// process group, a download or an extraction) stops cleanly and leaves nothing half-published;
+/// a second Ctrl-C exits at once. The signals are blocked in the calling thread and in every
+/// thread started afterwards, so `main` calls this before any other thread exists; later calls
+/// return the same flag.
+pub fn interrupt_flag() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    static FLAG: std::sync::OnceLock<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(|| match kforge::kbuild::interrupt::flag_on_signals() {
+        Ok(flag) => Some(flag),
+        Err(err) => {
+            tracing::warn!(error = %err, "Ctrl-C will not stop the operation cleanly");
+            None
+        }
+    })
+    .clone()
+}
+
 /// Route the library's `tracing` events to stderr. `RUST_LOG` overrides `-v`/`-q`.
 pub fn init_tracing(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
