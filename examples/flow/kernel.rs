@@ -11,7 +11,7 @@ use kforge::kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
 };
 
-use super::{Run, shell_line, shell_quote};
+use super::{PlannedStep, Run, fetch_commands, shell_line, shell_quote};
 
 /// Where the base configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,47 @@ impl KernelPlan {
             make.var(*k, *v);
         }
         shell_line(make.command_line())
+    }
+
+    /// The planned steps both flows share for a kernel: fetch it from `url`, install base +
+    /// fragments into the build directory, resolve with olddefconfig, verify. `label` names the
+    /// kernel in the step titles ("kernel", "dom0 kernel").
+    pub fn planned_steps(
+        &self,
+        run: &Run,
+        url: &str,
+        sha256: Option<&str>,
+        label: &str,
+    ) -> Vec<PlannedStep> {
+        vec![
+            PlannedStep::new(
+                "fetch-kernel",
+                &format!("Fetch, verify and extract the {label}"),
+                fetch_commands(url, sha256, &self.src),
+            ),
+            PlannedStep::new(
+                "config",
+                &format!(
+                    "Base config + {label} fragments, installed into the out-of-tree build directory"
+                ),
+                self.config_commands(run),
+            ),
+            PlannedStep::new(
+                "olddefconfig",
+                &format!(
+                    "Resolve the {label} config without prompts (the HOWTO's `make oldconfig`)"
+                ),
+                vec![self.command(run, &["olddefconfig"], &[])],
+            ),
+            PlannedStep::new(
+                "verify-config",
+                &format!("Verify every requested {label} value landed"),
+                vec![format!(
+                    "# grep the final {}/.config for each requested value",
+                    self.build.display()
+                )],
+            ),
+        ]
     }
 
     /// The planned commands of the config step.

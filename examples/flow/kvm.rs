@@ -254,28 +254,11 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             )],
         ));
     }
-    steps.push(PlannedStep::new(
-        "fetch-kernel",
-        "Fetch, verify and extract the kernel",
-        super::fetch_commands(&s.kernel_url, args.kernel_sha256.as_deref(), &k.src),
-    ));
-    steps.push(PlannedStep::new(
-        "config",
-        "Base config + fragments, installed into the out-of-tree build directory",
-        k.config_commands(run_for_commands),
-    ));
-    steps.push(PlannedStep::new(
-        "olddefconfig",
-        "Resolve the config without prompts (the HOWTO's `make oldconfig`)",
-        vec![k.command(run_for_commands, &["olddefconfig"], &[])],
-    ));
-    steps.push(PlannedStep::new(
-        "verify-config",
-        "Verify every requested value landed",
-        vec![format!(
-            "# grep the final {}/.config for each requested value",
-            k.build.display()
-        )],
+    steps.extend(k.planned_steps(
+        run_for_commands,
+        &s.kernel_url,
+        args.kernel_sha256.as_deref(),
+        "kernel",
     ));
     steps.push(PlannedStep::new(
         "modules-prepare",

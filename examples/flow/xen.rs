@@ -293,29 +293,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         )],
     ));
     if let Some((url, k)) = &s.dom0 {
-        steps.push(PlannedStep::new(
-            "fetch-kernel",
-            "Fetch, verify and extract the dom0 kernel",
-            super::fetch_commands(url, args.kernel_sha256.as_deref(), &k.src),
-        ));
-        steps.push(PlannedStep::new(
-            "config",
-            "Base config + dom0 fragment, installed into the out-of-tree build directory",
-            k.config_commands(run),
-        ));
-        steps.push(PlannedStep::new(
-            "olddefconfig",
-            "Resolve the dom0 config without prompts",
-            vec![k.command(run, &["olddefconfig"], &[])],
-        ));
-        steps.push(PlannedStep::new(
-            "verify-config",
-            "Verify every requested dom0 value landed",
-            vec![format!(
-                "# grep the final {}/.config for each requested value",
-                k.build.display()
-            )],
-        ));
+        steps.extend(k.planned_steps(run, url, args.kernel_sha256.as_deref(), "dom0 kernel"));
     }
     steps
 }
