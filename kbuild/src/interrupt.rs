@@ -30,7 +30,7 @@ pub fn flag_on_signals() -> std::io::Result<Arc<AtomicBool>> {
         .spawn(move || {
             while let Ok(signal) = signals.wait() {
                 if !raised.swap(true, Ordering::SeqCst) {
-                    tracing::warn!(%signal, "stopping the build (send it again to exit at once)");
+                    tracing::warn!(%signal, "stopping cleanly: the running operation is interrupted and nothing half-done is published (send the signal again to exit at once)");
                     continue;
                 }
                 // Second signal: take the default action (termination) now.
