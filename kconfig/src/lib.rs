@@ -51,6 +51,7 @@ mod running;
 mod tree;
 mod value;
 mod verify;
+pub mod lang;
 
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};

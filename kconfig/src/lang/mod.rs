@@ -1,0 +1,3 @@
+//! The Kconfig language: parsing, the macro language, finalizing and evaluation.
+
+pub mod ast;
