@@ -58,6 +58,10 @@ pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteErr
 pub use diff::{Changed, ConfigDiff, diff};
 pub use fragment::{Assignment, Fragment, Source};
 pub use kconfig_index::{IndexError, KconfigIndex, SymbolDefinition};
+pub use lang::{
+    Diagnostic, DiagnosticKind, EnvError, Kconfig, LoadError, LoadOptions, MakeEnv, ResolveError,
+    Resolved, SymbolValue, Target, TargetParseError, Toolchain,
+};
 pub use merge::{MergeOptions, MergeReport, Merged, Override, Requested, merge, merge_with};
 pub use running::{Attempt, RunningConfig, RunningError, RunningLocator, RunningSource};
 pub use tree::{

@@ -1,0 +1,328 @@
+//! The configuration targets of the kernel's `conf`: `olddefconfig`, `allnoconfig`,
+//! `allyesconfig`, `allmodconfig`, `alldefconfig`, `defconfig` and `savedefconfig`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use super::Loaded;
+use super::ResolveError;
+use super::ast::{SymbolType, Tristate};
+use super::confdata::Diagnostic;
+use super::eval::{DEF_USER, Eval, NEED_SET_CHOICE_VALUES, State, VALID, WRITE};
+
+/// A new configuration to compute (the kernel's `make <target>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// `allnoconfig`: every question answered `n` (symbols with `allnoconfig_y` get `y`).
+    AllNo,
+    /// `allyesconfig`
+    AllYes,
+    /// `allmodconfig`
+    AllMod,
+    /// `alldefconfig`: every symbol at its default.
+    AllDef,
+    /// `defconfig`: the architecture's default defconfig (the Makefile's `KBUILD_DEFCONFIG`).
+    Defconfig,
+    /// `NAME_defconfig`: `arch/$(SRCARCH)/configs/NAME_defconfig`.
+    NamedDefconfig(String),
+    /// `conf --defconfig=FILE`: defaults from a given file.
+    DefconfigFile(PathBuf),
+}
+
+/// A target name that is neither a known target, a `*_defconfig` name nor a file path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "unknown configuration target `{0}`: use allnoconfig, allyesconfig, allmodconfig, alldefconfig, defconfig, a NAME_defconfig or a path to a defconfig file"
+)]
+pub struct TargetParseError(pub String);
+
+impl FromStr for Target {
+    type Err = TargetParseError;
+    fn from_str(s: &str) -> Result<Target, TargetParseError> {
+        Ok(match s {
+            "allnoconfig" => Target::AllNo,
+            "allyesconfig" => Target::AllYes,
+            "allmodconfig" => Target::AllMod,
+            "alldefconfig" => Target::AllDef,
+            "defconfig" => Target::Defconfig,
+            "" => return Err(TargetParseError(s.to_owned())),
+            _ if s.ends_with("_defconfig") && !s.contains('/') => {
+                Target::NamedDefconfig(s.to_owned())
+            }
+            _ if s.contains('/') || s.contains('.') || std::path::Path::new(s).exists() => {
+                Target::DefconfigFile(PathBuf::from(s))
+            }
+            _ => return Err(TargetParseError(s.to_owned())),
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::AllNo => f.write_str("allnoconfig"),
+            Target::AllYes => f.write_str("allyesconfig"),
+            Target::AllMod => f.write_str("allmodconfig"),
+            Target::AllDef => f.write_str("alldefconfig"),
+            Target::Defconfig => f.write_str("defconfig"),
+            Target::NamedDefconfig(n) => f.write_str(n),
+            Target::DefconfigFile(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The value of one symbol in a resolved configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SymbolValue {
+    /// `y`/`m`/`n` for bool and tristate symbols, else the string or number (unquoted).
+    pub value: String,
+    /// The symbol's type.
+    #[serde(serialize_with = "ser_type")]
+    pub ty: SymbolType,
+    /// Whether the symbol appears in the written `.config`.
+    pub written: bool,
+    /// Whether the symbol has a visible prompt.
+    pub visible: bool,
+}
+
+fn ser_type<S: serde::Serializer>(t: &SymbolType, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.as_str())
+}
+
+/// A computed configuration.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    loaded: Arc<Loaded>,
+    /// The state as `conf` has it before writing (what `savedefconfig` starts from).
+    before_write: State,
+    /// The state after writing `.config` (final values).
+    after_write: State,
+    config: String,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolved {
+    fn finish(loaded: &Arc<Loaded>, mut state: State, mut diagnostics: Vec<Diagnostic>) -> Self {
+        let before_write = state.clone();
+        let mut ev = Eval {
+            m: &loaded.model,
+            ix: &loaded.index,
+            s: &mut state,
+        };
+        let config = ev.write_config();
+        diagnostics.extend(ev.unmet_diagnostics());
+        Resolved {
+            loaded: loaded.clone(),
+            before_write,
+            after_write: state,
+            config,
+            diagnostics,
+        }
+    }
+
+    /// The `.config` text, identical to what `conf` writes.
+    pub fn to_config_string(&self) -> String {
+        self.config.clone()
+    }
+
+    /// The `.config` text, borrowed.
+    pub fn config_str(&self) -> &str {
+        &self.config
+    }
+
+    /// The minimal configuration `make savedefconfig` writes for this configuration.
+    pub fn to_savedefconfig_string(&self) -> String {
+        let mut state = self.before_write.clone();
+        let mut ev = Eval {
+            m: &self.loaded.model,
+            ix: &self.loaded.index,
+            s: &mut state,
+        };
+        ev.write_defconfig()
+    }
+
+    /// Warnings about the input (what `conf` prints, with file:line).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The value of the symbol `name` (without `CONFIG_`), if the tree defines it.
+    pub fn value(&self, name: &str) -> Option<SymbolValue> {
+        let m = &self.loaded.model;
+        let id = m.lookup(name)?;
+        let sym = m.symbol(id);
+        if sym.ty == SymbolType::Unknown {
+            return None;
+        }
+        let st = &self.after_write.syms[id.0 as usize];
+        let value = match sym.ty {
+            SymbolType::Bool | SymbolType::Tristate => st.tri.as_str().to_owned(),
+            _ => st.val.to_string(),
+        };
+        Some(SymbolValue {
+            value,
+            ty: sym.ty,
+            written: st.flags & WRITE != 0 && !sym.flags.choice,
+            visible: st.visible != Tristate::No,
+        })
+    }
+}
+
+/// Runs `f` on a thread with a large stack: evaluation recurses along dependency chains. If no
+/// thread can be started, runs it on the caller's thread.
+fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(f));
+    let take = || slot.lock().ok().and_then(|mut g| g.take());
+    let spawned = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("kconfig-eval".into())
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || take().map(|f| f()));
+        match handle {
+            Ok(h) => match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => None,
+        }
+    });
+    match spawned {
+        Some(v) => v,
+        None => match take() {
+            Some(f) => f(),
+            None => unreachable_state(),
+        },
+    }
+}
+
+#[cold]
+fn unreachable_state() -> ! {
+    // The closure runs exactly once, on the thread or here.
+    panic!("evaluation closure already taken")
+}
+
+pub(crate) fn olddefconfig(loaded: &Arc<Loaded>, text: &[u8], name: &str) -> Resolved {
+    with_big_stack(|| {
+        let mut state = State::new(&loaded.model);
+        let mut diags = Vec::new();
+        {
+            let mut ev = Eval {
+                m: &loaded.model,
+                ix: &loaded.index,
+                s: &mut state,
+            };
+            ev.read_config(text, name, &mut diags);
+        }
+        Resolved::finish(loaded, state, diags)
+    })
+}
+
+/// How `conf_set_all_new_symbols` answers the questions.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Default,
+    Yes,
+    Mod,
+    No,
+}
+
+impl Eval<'_> {
+    /// `conf_set_all_new_symbols` (without randomization).
+    fn set_all_new_symbols(&mut self, mode: Mode) {
+        let ix = self.ix;
+        for &s in &ix.table_order {
+            if self.has_flag(s, DEF_USER) || self.has_flag(s, VALID) {
+                continue;
+            }
+            if matches!(self.get_type(s), SymbolType::Bool | SymbolType::Tristate) {
+                let t = match mode {
+                    Mode::Yes => Tristate::Yes,
+                    Mode::Mod => Tristate::Mod,
+                    Mode::No if self.m.symbol(s).flags.allnoconfig_y => Tristate::Yes,
+                    Mode::No => Tristate::No,
+                    Mode::Default => continue,
+                };
+                let st = &mut self.s.syms[s.0 as usize];
+                st.user_tri = t;
+                st.flags |= DEF_USER;
+            }
+        }
+        self.clear_all_valid();
+        for &s in &ix.table_order {
+            if (self.is_choice(s) && !self.has_value(s)) || self.is_choice_value(s) {
+                self.s.syms[s.0 as usize].flags |= NEED_SET_CHOICE_VALUES;
+            }
+        }
+        for &s in &ix.table_order {
+            if self.has_value(s) || !self.is_choice(s) {
+                continue;
+            }
+            self.calc_value(s);
+            self.set_all_choice_values(s);
+        }
+    }
+}
+
+pub(crate) fn defconfig_file(loaded: &Loaded, target: &Target) -> Option<PathBuf> {
+    let configs = PathBuf::from("arch").join(&loaded.srcarch).join("configs");
+    match target {
+        Target::Defconfig => {
+            Some(configs.join(super::kbuild_defconfig(&loaded.srctree, &loaded.arch)))
+        }
+        Target::NamedDefconfig(n) => Some(configs.join(n)),
+        Target::DefconfigFile(p) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolved, ResolveError> {
+    let mode = match target {
+        Target::AllNo => Mode::No,
+        Target::AllYes => Mode::Yes,
+        Target::AllMod => Mode::Mod,
+        Target::AllDef => Mode::Default,
+        _ => Mode::Default,
+    };
+    let mut input = None;
+    if let Some(name) = defconfig_file(loaded, target) {
+        // conf opens the name as given, then relative to the source tree.
+        let full = match target {
+            Target::DefconfigFile(_) => name.clone(),
+            _ => loaded.srctree.join(&name),
+        };
+        let text = std::fs::read(&full).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ResolveError::NoDefconfig {
+                    path: full.clone(),
+                    srcarch: loaded.srcarch.clone(),
+                }
+            } else {
+                ResolveError::Read {
+                    path: full.clone(),
+                    source,
+                }
+            }
+        })?;
+        input = Some((text, name.display().to_string()));
+    }
+    Ok(with_big_stack(|| {
+        let mut state = State::new(&loaded.model);
+        let mut diags = Vec::new();
+        {
+            let mut ev = Eval {
+                m: &loaded.model,
+                ix: &loaded.index,
+                s: &mut state,
+            };
+            if let Some((text, name)) = &input {
+                ev.read_config(text, name, &mut diags);
+            }
+            ev.set_all_new_symbols(mode);
+        }
+        Resolved::finish(loaded, state, diags)
+    }))
+}
