@@ -269,6 +269,10 @@ pub struct Symbol {
     pub rev_dep: Option<Expr>,
     /// Weak reverse dependencies after finalize: the or of `IMPLIER && cond` for every `imply`.
     pub implied: Option<Expr>,
+    /// For a choice member: its choice (set by finalize).
+    pub choice: Option<SymbolId>,
+    /// For a choice: its members in order (set by finalize).
+    pub choice_members: Vec<SymbolId>,
 }
 
 impl Symbol {
@@ -283,6 +287,8 @@ impl Symbol {
             dir_dep: None,
             rev_dep: None,
             implied: None,
+            choice: None,
+            choice_members: Vec::new(),
         }
     }
 }
@@ -377,6 +383,7 @@ pub struct Model {
     pub defconfig_list: Option<SymbolId>,
     names: HashMap<String, SymbolId>,
     consts: HashMap<String, SymbolId>,
+    choices: HashMap<String, SymbolId>,
 }
 
 impl Default for Model {
@@ -398,6 +405,7 @@ impl Model {
             defconfig_list: None,
             names: HashMap::new(),
             consts: HashMap::new(),
+            choices: HashMap::new(),
         };
         for (name, ty) in [
             ("n", SymbolType::Tristate),
@@ -435,8 +443,12 @@ impl Model {
         MenuId(0)
     }
 
-    /// The named (non-constant) symbol `name`, creating it if it does not exist.
+    /// The named (non-constant) symbol `name`, creating it if it does not exist. As in the
+    /// kernel, `y`, `m` and `n` always name the constants.
     pub fn sym(&mut self, name: &str) -> SymbolId {
+        if let Some(id) = Self::tristate_const(name) {
+            return id;
+        }
         if let Some(&id) = self.names.get(name) {
             return id;
         }
@@ -446,8 +458,36 @@ impl Model {
         id
     }
 
+    fn tristate_const(name: &str) -> Option<SymbolId> {
+        match name {
+            "n" => Some(SymbolId(0)),
+            "m" => Some(SymbolId(1)),
+            "y" => Some(SymbolId(2)),
+            _ => None,
+        }
+    }
+
+    /// The symbol of the choice named `name` (choice names are a separate namespace), creating
+    /// it if it does not exist.
+    pub fn choice_sym(&mut self, name: &str) -> SymbolId {
+        if let Some(&id) = self.choices.get(name) {
+            return id;
+        }
+        let id = SymbolId(self.symbols.len() as u32);
+        let mut s = Symbol::new(name);
+        s.flags.choice = true;
+        self.symbols.push(s);
+        self.choices.insert(name.to_owned(), id);
+        id
+    }
+
     /// The constant symbol whose value is `value`, creating it if it does not exist.
     pub fn const_sym(&mut self, value: &str) -> SymbolId {
+        if self.symbols.len() >= 3 {
+            if let Some(id) = Self::tristate_const(value) {
+                return id;
+            }
+        }
         if let Some(&id) = self.consts.get(value) {
             return id;
         }
@@ -459,10 +499,12 @@ impl Model {
         id
     }
 
-    /// A new unnamed symbol (used for an anonymous `choice`).
-    pub fn anon_sym(&mut self) -> SymbolId {
+    /// A new unnamed choice symbol (an anonymous `choice`).
+    pub fn anon_choice(&mut self) -> SymbolId {
         let id = SymbolId(self.symbols.len() as u32);
-        self.symbols.push(Symbol::new(String::new()));
+        let mut s = Symbol::new(String::new());
+        s.flags.choice = true;
+        self.symbols.push(s);
         id
     }
 
@@ -537,13 +579,13 @@ impl Model {
         self.symbol(sym).props.iter().map(move |&p| self.prop(p))
     }
 
-    /// Named, non-constant symbols in creation order (the order the kernel's symbol table is
-    /// irrelevant to output; writers walk the menu tree).
+    /// Config symbols (neither constants nor choices) in creation order. Writers walk the menu
+    /// tree instead; this order carries no meaning.
     pub fn named_symbols(&self) -> impl Iterator<Item = SymbolId> + '_ {
         self.symbols
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.flags.constant && !s.name.is_empty())
+            .filter(|(_, s)| !s.flags.constant && !s.flags.choice)
             .map(|(i, _)| SymbolId(i as u32))
     }
 
@@ -613,9 +655,10 @@ mod tests {
     fn constants_are_interned_and_distinct_from_names() {
         let mut m = Model::new();
         assert_eq!(m.const_sym("y"), m.yes());
-        let named_y = m.sym("y");
-        assert_ne!(named_y, m.yes());
+        assert_eq!(m.sym("y"), m.yes(), "y, m, n always name the constants");
+        let c = m.choice_sym("A");
         let a = m.sym("A");
+        assert_ne!(c, a);
         assert_eq!(m.sym("A"), a);
         assert_eq!(m.lookup("A"), Some(a));
         let b = m.sym("B");
