@@ -2,4 +2,135 @@
 //! comparison of kforge's output with it.
 #![allow(dead_code)]
 
+pub mod compare;
 pub mod oracle;
+
+use std::collections::BTreeMap;
+
+use kforge_kconfig::lang::{Kconfig, LoadOptions, Target};
+use oracle::{ConfRun, Op, Tree};
+
+/// The environment kforge is given for a small tree: exactly what `conf` is run with.
+pub fn env_map(tree: &Tree, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = oracle::base_env(tree.path()).into_iter().collect();
+    env.insert("KCONFIG_CONFIG".into(), ".config".into());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    env
+}
+
+/// Load `tree` with kforge, with the same environment `conf` gets.
+pub fn load(tree: &Tree, top: &str, env: &[(&str, &str)]) -> Result<Kconfig, String> {
+    let mut opts = LoadOptions::new(tree.path());
+    opts.kconfig = top.into();
+    opts.env = Some(env_map(tree, env));
+    Kconfig::load(&opts).map_err(|e| chain(&e))
+}
+
+/// An error and its sources on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+/// kforge's output for `op` (the `.config` text, or the defconfig for savedefconfig).
+pub fn kforge_output(
+    kconfig: &Kconfig,
+    op: &Op,
+    input: Option<&str>,
+    scratch: &std::path::Path,
+) -> Result<String, String> {
+    // conf reads KCONFIG_CONFIG=.config: the same name in diagnostics.
+    let old = || match input {
+        Some(text) => Ok(kconfig.olddefconfig_bytes(text.as_bytes(), ".config")),
+        // No .config at all (and no KCONFIG_DEFCONFIG_LIST): conf starts from the defaults, as
+        // from an empty file.
+        None => Ok(kconfig.olddefconfig_bytes(b"", ".config")),
+    };
+    let result = match op {
+        Op::OldDefconfig => old(),
+        Op::AllNo => kconfig.new_config(&Target::AllNo),
+        Op::AllYes => kconfig.new_config(&Target::AllYes),
+        Op::AllMod => kconfig.new_config(&Target::AllMod),
+        Op::AllDef => kconfig.new_config(&Target::AllDef),
+        Op::Defconfig(text) => {
+            let p = scratch.join("defconfig.in");
+            std::fs::write(&p, text).expect("write defconfig");
+            kconfig.new_config(&Target::DefconfigFile(p))
+        }
+        Op::SaveDefconfig => {
+            return old()
+                .map(|r| r.to_savedefconfig_string())
+                .map_err(|e| chain(&e));
+        }
+        Op::Rand(_) => panic!("kforge does not implement randconfig"),
+    };
+    result.map(|r| r.to_config_string()).map_err(|e| chain(&e))
+}
+
+/// Run `conf` and kforge on `tree` with `op` and panic unless kforge's output is conf's, byte for
+/// byte. Returns conf's run for further checks (its stderr warnings).
+#[track_caller]
+pub fn check(tree: &Tree, op: &Op, input: Option<&str>, env: &[(&str, &str)]) -> ConfRun {
+    check_top(tree, "Kconfig", op, input, env)
+}
+
+/// [`check`] with another top Kconfig file.
+#[track_caller]
+pub fn check_top(
+    tree: &Tree,
+    top: &str,
+    op: &Op,
+    input: Option<&str>,
+    env: &[(&str, &str)],
+) -> ConfRun {
+    let run = oracle::run(tree.path(), top, op, input, env);
+    let expected = match op {
+        Op::SaveDefconfig => run.defconfig(),
+        _ => run.config(),
+    }
+    .to_string();
+    let kconfig = load(tree, top, env).unwrap_or_else(|e| {
+        panic!(
+            "{op:?}: conf succeeded but kforge cannot load the tree: {e}\nconf stderr:\n{}",
+            run.stderr
+        )
+    });
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let actual = kforge_output(&kconfig, op, input, scratch.path())
+        .unwrap_or_else(|e| panic!("{op:?}: kforge failed: {e}\nconf's output:\n{expected}"));
+    compare::assert_same(&format!("{op:?}"), &expected, &actual);
+    run
+}
+
+/// The operations every rule is checked with when no `.config` is given.
+pub const NEW_OPS: [Op; 5] = [
+    Op::OldDefconfig,
+    Op::AllNo,
+    Op::AllYes,
+    Op::AllMod,
+    Op::AllDef,
+];
+
+/// Check `tree` with every new-config operation, then savedefconfig and olddefconfig of each
+/// result (a fixed point), against conf.
+#[track_caller]
+pub fn check_all(tree: &Tree, env: &[(&str, &str)]) {
+    for op in NEW_OPS {
+        let run = check(tree, &op, None, env);
+        let produced = run.config().to_string();
+        check(tree, &Op::SaveDefconfig, Some(&produced), env);
+        check(tree, &Op::OldDefconfig, Some(&produced), env);
+    }
+}
+
+/// A tree from (path, text) pairs.
+pub fn tree(files: &[(&str, &str)]) -> Tree {
+    Tree::new(files)
+}
