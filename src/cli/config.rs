@@ -32,6 +32,14 @@ pub enum Cmd {
     /// Print the running kernel's configuration (/proc/config.gz or /boot/config-$(uname -r))
     /// and say which file was used.
     Running(RunningArgs),
+    /// Resolve a .config against a kernel tree's Kconfig files like `make olddefconfig`, without
+    /// make: new symbols get their defaults, invalid values are dropped with a warning.
+    Resolve(super::config_eval::ResolveArgs),
+    /// A new .config like `make allnoconfig|allyesconfig|allmodconfig|alldefconfig|defconfig|
+    /// NAME_defconfig`, without make.
+    New(super::config_eval::NewArgs),
+    /// The minimal defconfig of a .config, like `make savedefconfig`, without make.
+    Savedefconfig(super::config_eval::SaveDefconfigArgs),
 }
 
 /// The symbol prefix.
@@ -189,6 +197,9 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
         Cmd::Get(args) => get_cmd(args, out),
         Cmd::Set(args) => set_cmd(args, out),
         Cmd::Running(args) => running_cmd(args, out),
+        Cmd::Resolve(args) => super::config_eval::resolve_cmd(args, out),
+        Cmd::New(args) => super::config_eval::new_cmd(args, out),
+        Cmd::Savedefconfig(args) => super::config_eval::savedefconfig_cmd(args, out),
     }
 }
 

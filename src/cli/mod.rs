@@ -1,6 +1,7 @@
 //! Shared plumbing of the `kforge` command line. Each subcommand group lives in its own module.
 
 pub mod config;
+pub mod config_eval;
 pub mod fetch;
 pub mod kernel;
 pub mod toolchain;
