@@ -355,7 +355,7 @@ fn report(outcomes: &[Outcome]) {
 
 #[test]
 #[ignore = "needs a Linux 6.1 tree in KFORGE_LINUX_SRC and ~10 minutes; run scripts/e2e"]
-fn linux_6_1_matches_make_on_ten_architectures() {
+fn conformance_linux_6_1_ten_architectures() {
     let src = linux_src();
     let arches = env_list("KFORGE_CONFORMANCE_ARCHES", ARCHES);
     let seeds: u32 = std::env::var("KFORGE_CONFORMANCE_SEEDS")
