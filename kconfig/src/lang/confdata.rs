@@ -431,20 +431,20 @@ impl Eval<'_> {
         let Some(p) = menu.prompt else {
             return false;
         };
-        if let Some(v) = &menu.visibility {
-            if self.expr(Some(v)) == Tristate::No {
-                return false;
-            }
+        if menu.visibility.is_some()
+            && self.node(self.ix.menu_visibility[id.0 as usize]) == Tristate::No
+        {
+            return false;
         }
-        self.expr(self.m.prop(p).visible.as_ref()) != Tristate::No
+        self.node(self.ix.prop_visible[p.0 as usize]) != Tristate::No
     }
 
     fn prompt_text(&self, id: MenuId) -> &str {
         let menu = self.m.menu(id);
-        if let Some(p) = menu.prompt {
-            if let PropKind::Prompt(t) = &self.m.prop(p).kind {
-                return t;
-            }
+        if let Some(p) = menu.prompt
+            && let PropKind::Prompt(t) = &self.m.prop(p).kind
+        {
+            return t;
         }
         ""
     }
@@ -680,7 +680,10 @@ mod tests {
 
     #[test]
     fn unescape_like_conf() {
-        assert_eq!(unescape(r#"a\"b\\c" trailing"#).as_deref(), Some(r#"a"b\c"#));
+        assert_eq!(
+            unescape(r#"a\"b\\c" trailing"#).as_deref(),
+            Some(r#"a"b\c"#)
+        );
         assert_eq!(unescape("abc"), None);
         assert_eq!(unescape(r#"abc\"#), None);
         assert_eq!(unescape(r#"""#).as_deref(), Some(""));

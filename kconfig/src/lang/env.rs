@@ -75,8 +75,8 @@ impl MakeEnv {
             path: makefile.clone(),
             source,
         })?;
-        let version = makefile_var(&text, "VERSION")
-            .ok_or_else(|| EnvError::NoVersion { path: makefile })?;
+        let version =
+            makefile_var(&text, "VERSION").ok_or(EnvError::NoVersion { path: makefile })?;
         let patchlevel = makefile_var(&text, "PATCHLEVEL").unwrap_or_default();
         let sublevel = makefile_var(&text, "SUBLEVEL").unwrap_or_default();
         let extraversion = makefile_var(&text, "EXTRAVERSION").unwrap_or_default();
@@ -219,7 +219,11 @@ fn makefile_var(text: &str, name: &str) -> Option<String> {
 /// conditionals the kernel's architectures use (on `ARCH`, the host machine, 32/64-bit).
 pub fn kbuild_defconfig(srctree: impl AsRef<Path>, arch: &str) -> String {
     let srcarch = crate::srcarch(arch);
-    let path = srctree.as_ref().join("arch").join(&srcarch).join("Makefile");
+    let path = srctree
+        .as_ref()
+        .join("arch")
+        .join(&srcarch)
+        .join("Makefile");
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let host = host_machine();
     match srcarch.as_str() {

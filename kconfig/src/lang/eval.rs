@@ -30,6 +30,46 @@ pub(crate) struct Index {
     pub members: Vec<Vec<SymbolId>>,
     /// Every symbol of the kernel's symbol table, in the order its `for_all_symbols` visits them.
     pub table_order: Vec<SymbolId>,
+    /// Every expression the evaluator reads, flattened (children before parents).
+    pub nodes: Vec<Node>,
+    /// Per property: its effective condition.
+    pub prop_visible: Vec<Option<u32>>,
+    /// Per property: the expression of a `default`.
+    pub prop_default: Vec<Option<u32>>,
+    /// Per symbol: direct dependencies, reverse dependencies (`select`), `imply`.
+    pub sym_dir: Vec<Option<u32>>,
+    pub sym_rev: Vec<Option<u32>>,
+    pub sym_implied: Vec<Option<u32>>,
+    /// Per menu node: its `visible if`.
+    pub menu_visibility: Vec<Option<u32>>,
+}
+
+/// A node of a flattened expression.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Node {
+    Sym(SymbolId),
+    Not(u32),
+    And(u32, u32),
+    Or(u32, u32),
+    Cmp(CmpOp, SymbolId, SymbolId),
+}
+
+fn compile(nodes: &mut Vec<Node>, e: &Expr) -> u32 {
+    let n = match e {
+        Expr::Symbol(s) => Node::Sym(*s),
+        Expr::Not(a) => Node::Not(compile(nodes, a)),
+        Expr::And(a, b) => {
+            let x = compile(nodes, a);
+            Node::And(x, compile(nodes, b))
+        }
+        Expr::Or(a, b) => {
+            let x = compile(nodes, a);
+            Node::Or(x, compile(nodes, b))
+        }
+        Expr::Compare(op, a, b) => Node::Cmp(*op, *a, *b),
+    };
+    nodes.push(n);
+    (nodes.len() - 1) as u32
 }
 
 impl Index {
@@ -42,7 +82,35 @@ impl Index {
             choice_of: vec![None; n],
             members: vec![Vec::new(); n],
             table_order: Vec::new(),
+            nodes: Vec::new(),
+            prop_visible: Vec::with_capacity(m.props.len()),
+            prop_default: Vec::with_capacity(m.props.len()),
+            sym_dir: Vec::with_capacity(n),
+            sym_rev: Vec::with_capacity(n),
+            sym_implied: Vec::with_capacity(n),
+            menu_visibility: Vec::with_capacity(m.menus.len()),
         };
+        let nodes = &mut ix.nodes;
+        for p in &m.props {
+            ix.prop_visible
+                .push(p.visible.as_ref().map(|e| compile(nodes, e)));
+            ix.prop_default.push(match &p.kind {
+                PropKind::Default(e) => Some(compile(nodes, e)),
+                _ => None,
+            });
+        }
+        for s in &m.symbols {
+            ix.sym_dir
+                .push(s.dir_dep.as_ref().map(|e| compile(nodes, e)));
+            ix.sym_rev
+                .push(s.rev_dep.as_ref().map(|e| compile(nodes, e)));
+            ix.sym_implied
+                .push(s.implied.as_ref().map(|e| compile(nodes, e)));
+        }
+        for menu in &m.menus {
+            ix.menu_visibility
+                .push(menu.visibility.as_ref().map(|e| compile(nodes, e)));
+        }
         for (i, s) in m.symbols.iter().enumerate() {
             for &p in &s.props {
                 match &m.prop(p).kind {
@@ -60,12 +128,11 @@ impl Index {
         for menu in &m.menus {
             if let super::ast::MenuKind::Choice(c) = menu.kind {
                 for &child in &menu.children {
-                    if let Some(s) = m.menu(child).sym() {
-                        if ix.choice_of[s.0 as usize] == Some(c)
-                            && !ix.members[c.0 as usize].contains(&s)
-                        {
-                            ix.members[c.0 as usize].push(s);
-                        }
+                    if let Some(s) = m.menu(child).sym()
+                        && ix.choice_of[s.0 as usize] == Some(c)
+                        && !ix.members[c.0 as usize].contains(&s)
+                    {
+                        ix.members[c.0 as usize].push(s);
                     }
                 }
             }
@@ -133,6 +200,8 @@ pub(crate) struct State {
     pub changed: bool,
     /// Symbols whose unmet dependencies were found (in order), with selectors.
     pub unmet: Vec<SymbolId>,
+    /// Shared texts: "", "n", "m", "y".
+    texts: [Arc<str>; 4],
 }
 
 impl State {
@@ -157,6 +226,9 @@ impl State {
                     user_choice: None,
                     user_line: 0,
                 };
+                if s.ty == SymbolType::Unknown {
+                    st.val = Arc::from(s.name.as_str());
+                }
                 if i < 3 {
                     st.flags = VALID;
                     st.tri = [Tristate::No, Tristate::Mod, Tristate::Yes][i];
@@ -170,6 +242,7 @@ impl State {
             modules_val: Tristate::No,
             changed: false,
             unmet: Vec::new(),
+            texts: [empty, Arc::from("n"), Arc::from("m"), Arc::from("y")],
         }
     }
 }
@@ -246,9 +319,13 @@ impl<'a> Eval<'a> {
     /// `sym_get_string_value`.
     pub fn string_value(&self, s: SymbolId) -> Arc<str> {
         match self.raw_type(s) {
-            SymbolType::Bool | SymbolType::Tristate => Arc::from(self.st(s).tri.as_str()),
+            SymbolType::Bool | SymbolType::Tristate => self.tri_text(self.st(s).tri),
             _ => self.st(s).val.clone(),
         }
+    }
+
+    fn tri_text(&self, t: Tristate) -> Arc<str> {
+        self.s.texts[t as usize + 1].clone()
     }
 
     /// `expr_calc_value`.
@@ -256,6 +333,35 @@ impl<'a> Eval<'a> {
         match e {
             None => Tristate::Yes,
             Some(e) => self.calc_expr(e),
+        }
+    }
+
+    /// `expr_calc_value` of a flattened expression (`None` is `y`).
+    pub fn node(&mut self, i: Option<u32>) -> Tristate {
+        match i {
+            None => Tristate::Yes,
+            Some(i) => self.calc_node(i),
+        }
+    }
+
+    fn calc_node(&mut self, i: u32) -> Tristate {
+        match self.ix.nodes[i as usize] {
+            Node::Sym(s) => {
+                self.calc_value(s);
+                self.st(s).tri
+            }
+            Node::And(a, b) => {
+                let x = self.calc_node(a);
+                let y = self.calc_node(b);
+                x.and(y)
+            }
+            Node::Or(a, b) => {
+                let x = self.calc_node(a);
+                let y = self.calc_node(b);
+                x.or(y)
+            }
+            Node::Not(a) => self.calc_node(a).not(),
+            Node::Cmp(op, a, b) => self.compare(op, a, b),
         }
     }
 
@@ -276,57 +382,58 @@ impl<'a> Eval<'a> {
                 x.or(y)
             }
             Expr::Not(a) => self.calc_expr(a).not(),
-            Expr::Compare(op, a, b) => {
-                self.calc_value(*a);
-                self.calc_value(*b);
-                let sa = self.string_value(*a);
-                let sb = self.string_value(*b);
-                let ta = self.raw_type(*a);
-                let tb = self.raw_type(*b);
-                let (ka, kb) = if ta != SymbolType::String || tb != SymbolType::String {
-                    (parse_kind(&sa, ta), parse_kind(&sb, tb))
-                } else {
-                    (Kind::Str, Kind::Str)
-                };
-                let ord = match (ka, kb) {
-                    (Kind::Str, _) | (_, Kind::Str) => sa.as_bytes().cmp(sb.as_bytes()),
-                    (Kind::Unsigned(_), _) | (_, Kind::Unsigned(_)) => {
-                        as_u64(ka).cmp(&as_u64(kb))
-                    }
-                    (Kind::Signed(x), Kind::Signed(y)) => x.cmp(&y),
-                };
-                use std::cmp::Ordering::*;
-                let r = match op {
-                    CmpOp::Eq => ord == Equal,
-                    CmpOp::Ne => ord != Equal,
-                    CmpOp::Lt => ord == Less,
-                    CmpOp::Le => ord != Greater,
-                    CmpOp::Gt => ord == Greater,
-                    CmpOp::Ge => ord != Less,
-                };
-                if r { Tristate::Yes } else { Tristate::No }
-            }
+            Expr::Compare(op, a, b) => self.compare(*op, *a, *b),
         }
+    }
+
+    fn compare(&mut self, op: CmpOp, a: SymbolId, b: SymbolId) -> Tristate {
+        self.calc_value(a);
+        self.calc_value(b);
+        let sa = self.string_value(a);
+        let sb = self.string_value(b);
+        let ta = self.raw_type(a);
+        let tb = self.raw_type(b);
+        let (ka, kb) = if ta != SymbolType::String || tb != SymbolType::String {
+            (parse_kind(&sa, ta), parse_kind(&sb, tb))
+        } else {
+            (Kind::Str, Kind::Str)
+        };
+        let ord = match (ka, kb) {
+            (Kind::Str, _) | (_, Kind::Str) => sa.as_bytes().cmp(sb.as_bytes()),
+            (Kind::Unsigned(_), _) | (_, Kind::Unsigned(_)) => as_u64(ka).cmp(&as_u64(kb)),
+            (Kind::Signed(x), Kind::Signed(y)) => x.cmp(&y),
+        };
+        use std::cmp::Ordering::*;
+        let r = match op {
+            CmpOp::Eq => ord == Equal,
+            CmpOp::Ne => ord != Equal,
+            CmpOp::Lt => ord == Less,
+            CmpOp::Le => ord != Greater,
+            CmpOp::Gt => ord == Greater,
+            CmpOp::Ge => ord != Less,
+        };
+        if r { Tristate::Yes } else { Tristate::No }
     }
 
     /// `sym_calc_visibility`.
     pub fn calc_visibility(&mut self, s: SymbolId) {
         let ix = self.ix;
-        let m = self.m;
         let ty = self.raw_type(s);
         let choice_sym = self.choice_of(s);
         let mut tri = Tristate::No;
         for &p in &ix.prompts[s.0 as usize] {
-            let mut v = self.expr(m.prop(p).visible.as_ref());
-            if let Some(c) = choice_sym {
-                if ty == SymbolType::Tristate && v == Tristate::Mod && self.st(c).tri == Tristate::Yes
-                {
-                    v = Tristate::No;
-                }
+            let mut v = self.node(ix.prop_visible[p.0 as usize]);
+            if let Some(c) = choice_sym
+                && ty == SymbolType::Tristate
+                && v == Tristate::Mod
+                && self.st(c).tri == Tristate::Yes
+            {
+                v = Tristate::No;
             }
             tri = tri.or(v);
         }
-        if tri == Tristate::Mod && (ty != SymbolType::Tristate || self.s.modules_val == Tristate::No)
+        if tri == Tristate::Mod
+            && (ty != SymbolType::Tristate || self.s.modules_val == Tristate::No)
         {
             tri = Tristate::Yes;
         }
@@ -334,22 +441,21 @@ impl<'a> Eval<'a> {
         if choice_sym.is_some() {
             return;
         }
-        let sym = m.symbol(s);
-        let mut dir = self.expr(sym.dir_dep.as_ref());
+        let mut dir = self.node(ix.sym_dir[s.0 as usize]);
         if dir == Tristate::Mod && self.get_type(s) == SymbolType::Bool {
             dir = Tristate::Yes;
         }
         self.st_mut(s).dir_dep = dir;
-        let mut rev = match &sym.rev_dep {
-            Some(e) => self.calc_expr(e),
+        let mut rev = match ix.sym_rev[s.0 as usize] {
+            Some(e) => self.calc_node(e),
             None => Tristate::No,
         };
         if rev == Tristate::Mod && self.get_type(s) == SymbolType::Bool {
             rev = Tristate::Yes;
         }
         self.st_mut(s).rev_dep = rev;
-        let mut imp = match &sym.implied {
-            Some(e) => self.calc_expr(e),
+        let mut imp = match ix.sym_implied[s.0 as usize] {
+            Some(e) => self.calc_node(e),
             None => Tristate::No,
         };
         if imp == Tristate::Mod && self.get_type(s) == SymbolType::Bool {
@@ -362,7 +468,7 @@ impl<'a> Eval<'a> {
     fn default_prop(&mut self, s: SymbolId) -> Option<(PropId, Tristate)> {
         let ix = self.ix;
         for &p in &ix.defaults[s.0 as usize] {
-            let v = self.expr(self.m.prop(p).visible.as_ref());
+            let v = self.node(ix.prop_visible[p.0 as usize]);
             if v != Tristate::No {
                 return Some((p, v));
             }
@@ -374,11 +480,11 @@ impl<'a> Eval<'a> {
         let ix = self.ix;
         for &p in &ix.ranges[s.0 as usize] {
             let prop = self.m.prop(p);
-            let v = self.expr(prop.visible.as_ref());
-            if v != Tristate::No {
-                if let PropKind::Range(lo, hi) = prop.kind {
-                    return Some((lo, hi));
-                }
+            let v = self.node(ix.prop_visible[p.0 as usize]);
+            if v != Tristate::No
+                && let PropKind::Range(lo, hi) = prop.kind
+            {
+                return Some((lo, hi));
             }
         }
         None
@@ -397,14 +503,14 @@ impl<'a> Eval<'a> {
     pub fn choice_default(&mut self, c: SymbolId) -> Option<SymbolId> {
         let ix = self.ix;
         for &p in &ix.defaults[c.0 as usize] {
-            let v = self.expr(self.m.prop(p).visible.as_ref());
+            let v = self.node(ix.prop_visible[p.0 as usize]);
             if v == Tristate::No {
                 continue;
             }
-            if let Some(d) = self.prop_symbol(p) {
-                if self.st(d).visible != Tristate::No {
-                    return Some(d);
-                }
+            if let Some(d) = self.prop_symbol(p)
+                && self.st(d).visible != Tristate::No
+            {
+                return Some(d);
             }
         }
         ix.members[c.0 as usize]
@@ -425,10 +531,10 @@ impl<'a> Eval<'a> {
         if !all_user {
             self.clear_flag(c, DEF_USER);
         }
-        if let Some(d) = self.st(c).user_choice {
-            if self.st(d).visible != Tristate::No {
-                return Some(d);
-            }
+        if let Some(d) = self.st(c).user_choice
+            && self.st(d).visible != Tristate::No
+        {
+            return Some(d);
         }
         let d = self.choice_default(c);
         if d.is_none() {
@@ -443,28 +549,23 @@ impl<'a> Eval<'a> {
             return;
         }
         let ix = self.ix;
-        let m = self.m;
-        if let Some(c) = self.choice_of(s) {
-            if self.has_flag(s, NEED_SET_CHOICE_VALUES) {
-                self.clear_flag(s, NEED_SET_CHOICE_VALUES);
-                self.calc_value(c);
-            }
+        if let Some(c) = self.choice_of(s)
+            && self.has_flag(s, NEED_SET_CHOICE_VALUES)
+        {
+            self.clear_flag(s, NEED_SET_CHOICE_VALUES);
+            self.calc_value(c);
         }
         self.set_flag(s, VALID);
-        let old = (
-            self.st(s).tri,
-            self.st(s).val.clone(),
-            self.st(s).choice,
-        );
+        let is_modules = self.modules_sym() == Some(s);
+        let old = is_modules.then(|| (self.st(s).tri, self.st(s).val.clone(), self.st(s).choice));
         let ty = self.raw_type(s);
         match ty {
             SymbolType::Int | SymbolType::Hex | SymbolType::String => {}
             SymbolType::Bool | SymbolType::Tristate => {}
             SymbolType::Unknown => {
-                let name: Arc<str> = Arc::from(m.symbol(s).name.as_str());
-                let st = self.st_mut(s);
-                st.val = name;
-                st.tri = Tristate::No;
+                // The value of an untyped symbol (constants included) is its name, set once in
+                // `State::new`.
+                self.st_mut(s).tri = Tristate::No;
                 return;
             }
         }
@@ -473,15 +574,20 @@ impl<'a> Eval<'a> {
         if self.st(s).visible != Tristate::No {
             self.set_flag(s, WRITE);
         }
-        let empty: Arc<str> = Arc::from("");
+        // Like the C tool, a bool/tristate keeps the text "n" as its string value whatever its
+        // tristate value (visible through `default BOOL_SYM` on a string symbol).
+        let initial: Arc<str> = match ty {
+            SymbolType::Bool | SymbolType::Tristate => self.s.texts[1].clone(),
+            _ => self.s.texts[0].clone(),
+        };
         {
             let st = self.st_mut(s);
             st.tri = Tristate::No;
-            st.val = empty.clone();
+            st.val = initial.clone();
             st.choice = None;
         }
         let mut new_tri = Tristate::No;
-        let mut new_val = empty;
+        let mut new_val = initial;
         match self.get_type(s) {
             SymbolType::Bool | SymbolType::Tristate => {
                 let visible = self.st(s).visible;
@@ -503,11 +609,7 @@ impl<'a> Eval<'a> {
                         }
                         if !self.is_choice(s) {
                             if let Some((p, pv)) = self.default_prop(s) {
-                                let e = match &m.prop(p).kind {
-                                    PropKind::Default(e) => Some(e),
-                                    _ => None,
-                                };
-                                new_tri = self.expr(e).and(pv);
+                                new_tri = self.node(ix.prop_default[p.0 as usize]).and(pv);
                                 if new_tri != Tristate::No {
                                     self.set_flag(s, WRITE);
                                 }
@@ -535,12 +637,12 @@ impl<'a> Eval<'a> {
                     if let Some(v) = &self.st(s).user_val {
                         new_val = v.clone();
                     }
-                } else if let Some((p, _)) = self.default_prop(s) {
-                    if let Some(ds) = self.prop_symbol(p) {
-                        self.set_flag(s, WRITE);
-                        self.calc_value(ds);
-                        new_val = self.st(ds).val.clone();
-                    }
+                } else if let Some((p, _)) = self.default_prop(s)
+                    && let Some(ds) = self.prop_symbol(p)
+                {
+                    self.set_flag(s, WRITE);
+                    self.calc_value(ds);
+                    new_val = self.st(ds).val.clone();
                 }
             }
             SymbolType::Unknown => {}
@@ -557,10 +659,11 @@ impl<'a> Eval<'a> {
         }
         self.validate_range(s);
 
-        let st = self.st(s);
-        let changed = old.0 != st.tri || *old.1 != *st.val || old.2 != st.choice;
-        if changed && self.modules_sym() == Some(s) {
-            self.s.modules_val = self.st(s).tri;
+        if let Some(old) = old {
+            let st = self.st(s);
+            if old.0 != st.tri || *old.1 != *st.val || old.2 != st.choice {
+                self.s.modules_val = st.tri;
+            }
         }
         if self.is_choice(s) {
             let write = self.has_flag(s, WRITE);
@@ -672,18 +775,13 @@ impl<'a> Eval<'a> {
         if let Some(ms) = self.modules_sym() {
             self.calc_value(ms);
         }
-        let m = self.m;
         let ty = self.raw_type(s);
         let mut val = Tristate::No;
-        let mut text: Arc<str> = Arc::from("");
+        let mut text: Arc<str> = self.s.texts[0].clone();
         if let Some((p, pv)) = self.default_prop(s) {
             match ty {
                 SymbolType::Bool | SymbolType::Tristate => {
-                    let e = match &m.prop(p).kind {
-                        PropKind::Default(e) => Some(e),
-                        _ => None,
-                    };
-                    val = self.expr(e).and(pv);
+                    val = self.node(self.ix.prop_default[p.0 as usize]).and(pv);
                 }
                 _ => {
                     if let Some(ds) = self.prop_symbol(p) {
@@ -710,8 +808,8 @@ impl<'a> Eval<'a> {
             val = self.st(s).implied;
         }
         match ty {
-            SymbolType::Bool | SymbolType::Tristate => Arc::from(val.as_str()),
-            SymbolType::Unknown => Arc::from(""),
+            SymbolType::Bool | SymbolType::Tristate => self.tri_text(val),
+            SymbolType::Unknown => self.s.texts[0].clone(),
             _ => text,
         }
     }
@@ -900,6 +998,9 @@ mod tests {
         ));
         assert!(matches!(parse_kind("abc", SymbolType::Int), Kind::Str));
         assert!(matches!(parse_kind("", SymbolType::Int), Kind::Str));
-        assert!(matches!(parse_kind("m", SymbolType::Tristate), Kind::Signed(1)));
+        assert!(matches!(
+            parse_kind("m", SymbolType::Tristate),
+            Kind::Signed(1)
+        ));
     }
 }

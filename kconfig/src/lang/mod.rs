@@ -9,7 +9,12 @@ pub mod ast;
 mod confdata;
 mod env;
 mod eval;
+pub mod finalize;
+pub mod lexer;
 mod ops;
+pub mod parser;
+pub mod preprocess;
+pub mod probe;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,8 +37,9 @@ pub struct LoadOptions {
     pub arch: Option<String>,
     /// The top Kconfig file, relative to `srctree` (`Kconfig`).
     pub kconfig: PathBuf,
-    /// The complete environment for the macro language. `None` computes what the kernel's
-    /// Makefile exports ([`MakeEnv::for_tree`]), with [`LoadOptions::env_overrides`] on top.
+    /// The complete environment for the macro language and the `$(shell,…)` probes (include
+    /// `PATH`). `None` means this process's environment with what the kernel's Makefile exports
+    /// ([`MakeEnv::for_tree`]) and then [`LoadOptions::env_overrides`] on top, as make does.
     pub env: Option<BTreeMap<String, String>>,
     /// Variables set on top of the computed environment (like `make VAR=value`).
     pub env_overrides: BTreeMap<String, String>,
@@ -82,11 +88,18 @@ impl LoadOptions {
             .toolchain
             .clone()
             .unwrap_or_else(Toolchain::from_process_env);
-        let mut env = MakeEnv::for_tree(&self.srctree, &self.effective_arch(), &toolchain)?;
-        for (k, v) in &self.env_overrides {
-            env.set(k.clone(), v.clone());
-        }
-        Ok(env.vars().clone())
+        let make = MakeEnv::for_tree(&self.srctree, &self.effective_arch(), &toolchain)?;
+        // make's children see make's own environment plus its exports; the kconfig Makefile
+        // unexports `CONFIG_`.
+        let mut env: BTreeMap<String, String> =
+            std::env::vars().filter(|(k, _)| k != "CONFIG_").collect();
+        env.extend(make.vars().iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(
+            self.env_overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        Ok(env)
     }
 }
 
@@ -98,10 +111,11 @@ pub enum LoadError {
     #[error("cannot compute the kernel Makefile's environment")]
     Env(#[from] EnvError),
     /// A Kconfig file could not be parsed (the message names file:line and what was expected).
-    #[error("{message}")]
+    #[error("cannot read the Kconfig tree")]
     Parse {
         /// What went wrong, where.
-        message: String,
+        #[source]
+        source: parser::ParseError,
     },
     /// The interrupt flag was set.
     #[error("interrupted")]
@@ -109,6 +123,13 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    fn from_parse(e: parser::ParseError) -> LoadError {
+        if e.is_interrupted() {
+            return LoadError::Interrupted;
+        }
+        LoadError::Parse { source: e }
+    }
+
     /// Whether loading stopped because the interrupt flag was set.
     pub fn is_interrupted(&self) -> bool {
         matches!(self, LoadError::Interrupted)
@@ -161,6 +182,10 @@ pub(crate) struct Loaded {
     pub arch: String,
     pub srcarch: String,
     pub env: BTreeMap<String, String>,
+    pub probes: Vec<probe::ProbeRecord>,
+    pub warnings: Vec<parser::ParseWarning>,
+    pub messages: Vec<preprocess::MacroMessage>,
+    pub env_read: Vec<(String, String)>,
 }
 
 impl Kconfig {
@@ -176,14 +201,15 @@ impl Kconfig {
             .get("SRCARCH")
             .cloned()
             .unwrap_or_else(|| crate::srcarch(&arch));
-        let model = parse_tree(opts, &env)?;
-        Ok(Kconfig::from_parts(
-            model,
-            opts.srctree.clone(),
-            arch,
-            srcarch,
-            env,
-        ))
+        let parsed = parse_tree(opts, &env)?;
+        let mut k = Kconfig::from_parts(parsed.model, opts.srctree.clone(), arch, srcarch, env);
+        if let Some(inner) = Arc::get_mut(&mut k.inner) {
+            inner.probes = parsed.probes;
+            inner.warnings = parsed.warnings;
+            inner.messages = parsed.messages;
+            inner.env_read = parsed.env_read;
+        }
+        Ok(k)
     }
 
     /// A Kconfig from a model that was already parsed and finalized. `srctree` is where
@@ -214,6 +240,10 @@ impl Kconfig {
                 arch,
                 srcarch,
                 env,
+                probes: Vec::new(),
+                warnings: Vec::new(),
+                messages: Vec::new(),
+                env_read: Vec::new(),
             }),
         }
     }
@@ -226,6 +256,27 @@ impl Kconfig {
     /// The environment the macro language saw.
     pub fn env(&self) -> &BTreeMap<String, String> {
         &self.inner.env
+    }
+
+    /// Every `$(shell,…)` probe the macro language ran (or took from the cache), in order.
+    pub fn probes(&self) -> &[probe::ProbeRecord] {
+        &self.inner.probes
+    }
+
+    /// Warnings printed while parsing (the kernel's tools print the same).
+    pub fn warnings(&self) -> &[parser::ParseWarning] {
+        &self.inner.warnings
+    }
+
+    /// `$(info,…)` and `$(warning-if,…)` output of the macro language.
+    pub fn macro_messages(&self) -> &[preprocess::MacroMessage] {
+        &self.inner.messages
+    }
+
+    /// The environment variables the Kconfig files read, with their values, in order (what
+    /// the kernel records in `include/config/auto.conf.cmd`).
+    pub fn env_read(&self) -> &[(String, String)] {
+        &self.inner.env_read
     }
 
     /// `ARCH`.
@@ -274,9 +325,21 @@ impl Kconfig {
 }
 
 /// Parses and finalizes the tree.
-fn parse_tree(opts: &LoadOptions, env: &BTreeMap<String, String>) -> Result<Model, LoadError> {
-    let _ = (opts, env);
-    Err(LoadError::Parse {
-        message: "the Kconfig parser is not part of this build yet".into(),
-    })
+fn parse_tree(
+    opts: &LoadOptions,
+    env: &BTreeMap<String, String>,
+) -> Result<parser::Parsed, LoadError> {
+    let top = opts.kconfig.to_string_lossy();
+    let probe = probe::ProbeOptions {
+        cache_dir: opts.probe_cache.clone(),
+        ..Default::default()
+    };
+    let input = parser::ParseInput {
+        srctree: &opts.srctree,
+        top: &top,
+        env,
+        shell: parser::ShellPolicy::Run(probe),
+        interrupt: opts.interrupt.as_deref(),
+    };
+    parser::parse(&input).map_err(LoadError::from_parse)
 }
