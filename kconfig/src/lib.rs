@@ -17,6 +17,14 @@
 //!   `O=` build and predicts make's complaint; [`SourceTree::make_clean_for_out_of_tree`] fixes the
 //!   tree without losing the `.config`; [`BuildDir::install_config`] writes `O/.config`
 //!   atomically and keeps the previous one as `.config.old`.
+//! * [`Kconfig`] evaluates the Kconfig language itself, without make or a host compiler build:
+//!   [`Kconfig::load`] reads a tree's `Kconfig` files with the environment the kernel's Makefile
+//!   would export ([`LoadOptions`], [`MakeEnv`]), and [`Kconfig::olddefconfig`] /
+//!   [`Kconfig::new_config`] ([`Target`]: `allnoconfig`, `allyesconfig`, `allmodconfig`,
+//!   `alldefconfig`, `defconfig`, `NAME_defconfig`) compute a configuration with `conf`'s
+//!   semantics. [`Resolved`] writes it byte for byte as `conf` does (`.config` and
+//!   `make savedefconfig`'s minimal file) and reports `conf`'s warnings as typed
+//!   [`Diagnostic`]s with file:line.
 //!
 //! The crate never prints; it emits `tracing` events and returns typed results that implement
 //! `Display` (for people) and `serde::Serialize` (for scripts).
@@ -37,6 +45,43 @@
 //! println!("{report}");
 //! assert!(report.enforce(Mode::Strict).is_err());
 //! # Ok::<(), kforge_kconfig::ParseError>(())
+//! ```
+//!
+//! Evaluating a Kconfig tree (here a small one; for a kernel, `LoadOptions::new(src)` with
+//! `arch` set computes the Makefile's environment and runs its `$(shell,…)` probes):
+//!
+//! ```
+//! use kforge_kconfig::{DiagnosticKind, Kconfig, LoadOptions, Target};
+//!
+//! let src = tempfile::tempdir()?;
+//! std::fs::write(
+//!     src.path().join("Kconfig"),
+//!     "mainmenu \"Demo\"\n\
+//!      config MODULES\n\tbool \"Modules\"\n\tmodules\n\
+//!      config NET\n\ttristate \"Networking\"\n\
+//!      config WIFI\n\tbool \"Wi-Fi\"\n\tselect NET\n",
+//! )?;
+//! let mut opts = LoadOptions::new(src.path());
+//! opts.env = Some(Default::default()); // no Makefile here: an empty environment
+//! let kconfig = Kconfig::load(&opts)?;
+//!
+//! let all = kconfig.new_config(&Target::AllMod)?;
+//! assert_eq!(
+//!     all.config_str(),
+//!     "#\n# Automatically generated file; DO NOT EDIT.\n# Demo\n#\n\
+//!      CONFIG_MODULES=y\nCONFIG_NET=y\nCONFIG_WIFI=y\n"
+//! );
+//!
+//! // olddefconfig of an old .config: WIFI selects NET, so NET=m becomes y.
+//! let old = src.path().join("old.config");
+//! std::fs::write(&old, "CONFIG_MODULES=y\nCONFIG_NET=m\nCONFIG_WIFI=y\nCONFIG_GONE=y\n")?;
+//! let resolved = kconfig.olddefconfig(&old)?;
+//! assert_eq!(resolved.value("NET").map(|v| v.value), Some("y".to_string()));
+//! let unknown = &resolved.diagnostics()[0];
+//! assert!(matches!(&unknown.kind, DiagnosticKind::UnknownSymbol { name } if name == "GONE"));
+//! assert_eq!(unknown.line, 4);
+//! assert_eq!(resolved.to_savedefconfig_string(), "CONFIG_MODULES=y\nCONFIG_WIFI=y\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
