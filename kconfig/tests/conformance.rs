@@ -393,3 +393,159 @@ fn conformance_linux_6_1_ten_architectures() {
         );
     }
 }
+
+/// The Xen tarball (`KFORGE_XEN_TARBALL`, set by scripts/e2e from `apt-get source xen`).
+fn xen_tarball() -> PathBuf {
+    let Some(t) = std::env::var_os("KFORGE_XEN_TARBALL") else {
+        panic!(
+            "KFORGE_XEN_TARBALL is not set: run scripts/e2e (it downloads Xen 4.17 with \
+             `scripts/e2e-flows --download-only xen`), or point it at xen_4.17*.orig.tar.xz"
+        );
+    };
+    PathBuf::from(t)
+}
+
+/// The environment `conf` read, from the `ifneq "$(VAR)" "value"` lines of
+/// `include/config/auto.conf.cmd`.
+fn env_from_auto_conf_cmd(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("ifneq \"$(")?;
+            let (name, rest) = rest.split_once(")\" \"")?;
+            let value = rest.strip_suffix('"')?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn make_xen(xen: &Path, args: &[&str]) {
+    let o = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(xen)
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        )
+        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/".into()))
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
+    assert!(
+        o.status.success(),
+        "make -C xen {} failed ({}):\n{}{}",
+        args.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Xen 4.17's own Kconfig (`xen/Kconfig`, with Xen's copy of the kconfig tools, `option
+/// defconfig_list` and its `$(shell,…)` version probes): `make -C xen defconfig`,
+/// `alldefconfig`, `savedefconfig` and `olddefconfig` of randconfig outputs against kforge,
+/// with the environment conf read (from `include/config/auto.conf.cmd`).
+#[test]
+#[ignore = "needs Xen 4.17's source tarball in KFORGE_XEN_TARBALL; run scripts/e2e"]
+fn conformance_xen_4_17() {
+    let tarball = xen_tarball();
+    let work = tempfile::Builder::new()
+        .prefix("kconfig-conformance-xen-")
+        .tempdir()
+        .expect("tempdir");
+    let o = Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(work.path())
+        .arg("--strip-components=1")
+        .output()
+        .expect("run tar");
+    assert!(o.status.success(), "tar -xf {} failed", tarball.display());
+    let xen = work.path().join("xen");
+    let inputs = work.path().join("inputs");
+    std::fs::create_dir_all(&inputs).expect("mkdir");
+    let config = xen.join(".config");
+    let seeds: u32 = std::env::var("KFORGE_CONFORMANCE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+
+    let mut cases = Vec::new();
+    make_xen(&xen, &["defconfig"]);
+    let defconfig = read(&config);
+    let defconfig_path = inputs.join("defconfig.config");
+    std::fs::write(&defconfig_path, &defconfig).expect("write");
+    let env = env_from_auto_conf_cmd(&read(&xen.join("include/config/auto.conf.cmd")));
+    assert!(
+        env.contains_key("SRCARCH"),
+        "auto.conf.cmd lists no SRCARCH: {env:?}"
+    );
+    cases.push(Case {
+        name: "defconfig".into(),
+        input: Input::New(Target::DefconfigFile(
+            xen.join("arch/x86/configs/x86_64_defconfig"),
+        )),
+        expected: defconfig,
+    });
+    make_xen(&xen, &["savedefconfig"]);
+    cases.push(Case {
+        name: "savedefconfig of defconfig".into(),
+        input: Input::Save(defconfig_path),
+        expected: read(&xen.join("defconfig")),
+    });
+    for seed in 1..=seeds {
+        make_xen(&xen, &["randconfig", &format!("KCONFIG_SEED={seed}")]);
+        let rand = inputs.join(format!("rand-{seed}.config"));
+        std::fs::copy(&config, &rand).expect("copy randconfig");
+        make_xen(&xen, &["olddefconfig"]);
+        cases.push(Case {
+            name: format!("olddefconfig of randconfig seed {seed}"),
+            input: Input::Old(rand),
+            expected: read(&config),
+        });
+    }
+
+    let mut full_env = env.clone();
+    full_env.insert(
+        "PATH".into(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+    );
+    full_env.insert("LC_ALL".into(), "C".into());
+    // conf ran in xen/ with srctree=.; kforge runs probes elsewhere, so the same directory is
+    // named absolutely ($(srctree)/scripts/gcc-version.sh).
+    full_env.insert("srctree".into(), xen.display().to_string());
+    let mut opts = LoadOptions::new(&xen);
+    opts.arch = Some(env.get("SRCARCH").cloned().unwrap_or_default());
+    opts.env = Some(full_env);
+    let loaded = Kconfig::load(&opts);
+    let outcomes: Vec<Outcome> = cases
+        .iter()
+        .map(|case| Outcome {
+            arch: "xen x86".into(),
+            case: case.name.clone(),
+            mismatch: match &loaded {
+                Err(e) => Some(format!(
+                    "kforge could not load xen/Kconfig: {}",
+                    error_chain(e)
+                )),
+                Ok(k) => match kforge_output(k, &case.input) {
+                    Err(e) => Some(format!("kforge failed: {e}")),
+                    Ok(text) => common::compare::difference(&case.expected, &text),
+                },
+            },
+        })
+        .collect();
+    report(&outcomes);
+    if let Some(first) = outcomes.iter().find(|o| o.mismatch.is_some()) {
+        let bad = outcomes.iter().filter(|o| o.mismatch.is_some()).count();
+        panic!(
+            "{bad} of {} Xen cases differ from make; first: {}\n{}",
+            outcomes.len(),
+            first.case,
+            first.mismatch.as_deref().unwrap_or_default()
+        );
+    }
+}
