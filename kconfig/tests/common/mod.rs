@@ -7,7 +7,7 @@ pub mod oracle;
 
 use std::collections::BTreeMap;
 
-use kforge_kconfig::lang::{Kconfig, LoadOptions, Target};
+use kforge_kconfig::lang::{DiagnosticKind, Kconfig, LoadOptions, Target};
 use oracle::{ConfRun, Op, Tree};
 
 /// The environment kforge is given for a small tree: exactly what `conf` is run with.
@@ -46,6 +46,31 @@ pub fn kforge_output(
     input: Option<&str>,
     scratch: &std::path::Path,
 ) -> Result<String, String> {
+    kforge_run(kconfig, op, input, scratch).map(|(text, _)| text)
+}
+
+/// [`kforge_output`] and the diagnostics about the input `.config`, formatted as conf prints them.
+pub fn kforge_run(
+    kconfig: &Kconfig,
+    op: &Op,
+    input: Option<&str>,
+    scratch: &std::path::Path,
+) -> Result<(String, Vec<String>), String> {
+    // conf 6.1 prints no warning for a value outside its range (it takes the default) and
+    // names unknown symbols only under KCONFIG_WARN_UNKNOWN_SYMBOLS: kforge reports both, and
+    // the rest must be conf's warnings word for word.
+    let warnings = |r: &kforge_kconfig::lang::Resolved| -> Vec<String> {
+        r.diagnostics()
+            .iter()
+            .filter(|d| {
+                !matches!(
+                    d.kind,
+                    DiagnosticKind::OutOfRange { .. } | DiagnosticKind::UnknownSymbol { .. }
+                )
+            })
+            .map(|d| d.to_string())
+            .collect()
+    };
     // conf reads KCONFIG_CONFIG=.config: the same name in diagnostics.
     let old = || match input {
         Some(text) => Ok(kconfig.olddefconfig_bytes(text.as_bytes(), ".config")),
@@ -66,12 +91,14 @@ pub fn kforge_output(
         }
         Op::SaveDefconfig => {
             return old()
-                .map(|r| r.to_savedefconfig_string())
+                .map(|r| (r.to_savedefconfig_string(), warnings(&r)))
                 .map_err(|e| chain(&e));
         }
         Op::Rand(_) => panic!("kforge does not implement randconfig"),
     };
-    result.map(|r| r.to_config_string()).map_err(|e| chain(&e))
+    result
+        .map(|r| (r.to_config_string(), warnings(&r)))
+        .map_err(|e| chain(&e))
 }
 
 /// Run `conf` and kforge on `tree` with `op` and panic unless kforge's output is conf's, byte for
@@ -103,9 +130,25 @@ pub fn check_top(
         )
     });
     let scratch = tempfile::tempdir().expect("tempdir");
-    let actual = kforge_output(&kconfig, op, input, scratch.path())
+    let (actual, warnings) = kforge_run(&kconfig, op, input, scratch.path())
         .unwrap_or_else(|e| panic!("{op:?}: kforge failed: {e}\nconf's output:\n{expected}"));
     compare::assert_same(&format!("{op:?}"), &expected, &actual);
+    // conf's warnings about the .config it read (`.config:3:warning: …`) are kforge's
+    // diagnostics, in the same words.
+    let conf_warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with(".config:"))
+        .collect();
+    let ours: Vec<&str> = warnings
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with(".config:"))
+        .collect();
+    assert_eq!(
+        ours, conf_warnings,
+        "{op:?}: kforge's diagnostics (left) differ from conf's warnings (right)"
+    );
     run
 }
 
