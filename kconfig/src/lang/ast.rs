@@ -12,8 +12,9 @@
 //! constants ([`Model::yes`], [`Model::module`], [`Model::no`]); every quoted string or number
 //! used in an expression is an interned constant symbol whose name is its value.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Index of a [`Symbol`] in [`Model::symbols`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,17 +158,18 @@ impl CmpOp {
     }
 }
 
-/// An expression over symbols. Operands are symbols (constants included).
+/// An expression over symbols. Operands are symbols (constants included). Sub-expressions are
+/// shared (`Arc`): finalize and-s the same enclosing dependencies into thousands of properties.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Expr {
     /// A symbol's (tristate) value.
     Symbol(SymbolId),
     /// `!e`
-    Not(Box<Expr>),
+    Not(Arc<Expr>),
     /// `a && b`
-    And(Box<Expr>, Box<Expr>),
+    And(Arc<Expr>, Arc<Expr>),
     /// `a || b`
-    Or(Box<Expr>, Box<Expr>),
+    Or(Arc<Expr>, Arc<Expr>),
     /// `a = b`, `a != b`, `a < b`, …
     Compare(CmpOp, SymbolId, SymbolId),
 }
@@ -175,16 +177,16 @@ pub enum Expr {
 impl Expr {
     /// `a && b`
     pub fn and(a: Expr, b: Expr) -> Expr {
-        Expr::And(Box::new(a), Box::new(b))
+        Expr::And(Arc::new(a), Arc::new(b))
     }
     /// `a || b`
     pub fn or(a: Expr, b: Expr) -> Expr {
-        Expr::Or(Box::new(a), Box::new(b))
+        Expr::Or(Arc::new(a), Arc::new(b))
     }
     /// `!e`
     #[allow(clippy::should_implement_trait)]
     pub fn not(e: Expr) -> Expr {
-        Expr::Not(Box::new(e))
+        Expr::Not(Arc::new(e))
     }
 }
 
@@ -246,6 +248,9 @@ pub struct SymbolFlags {
     pub modules: bool,
     /// `transitional` (6.18): read from an old `.config`, never written.
     pub transitional: bool,
+    /// Set automatically by older kernels' `option env=` and `option defconfig_list` (the
+    /// kernel's `SYMBOL_AUTO`): never written to `.config` nor to a savedefconfig file.
+    pub auto: bool,
     /// Defined by at least one `config`/`menuconfig`/`choice` entry.
     pub defined: bool,
 }
@@ -403,9 +408,9 @@ impl Model {
             mainmenu: None,
             modules_sym: None,
             defconfig_list: None,
-            names: HashMap::new(),
-            consts: HashMap::new(),
-            choices: HashMap::new(),
+            names: HashMap::default(),
+            consts: HashMap::default(),
+            choices: HashMap::default(),
         };
         for (name, ty) in [
             ("n", SymbolType::Tristate),
@@ -483,10 +488,10 @@ impl Model {
 
     /// The constant symbol whose value is `value`, creating it if it does not exist.
     pub fn const_sym(&mut self, value: &str) -> SymbolId {
-        if self.symbols.len() >= 3 {
-            if let Some(id) = Self::tristate_const(value) {
-                return id;
-            }
+        if self.symbols.len() >= 3
+            && let Some(id) = Self::tristate_const(value)
+        {
+            return id;
         }
         if let Some(&id) = self.consts.get(value) {
             return id;

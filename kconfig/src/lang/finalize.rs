@@ -29,16 +29,27 @@ struct Finalizer<'m> {
 }
 
 fn rewrite_m(e: Option<Expr>, modules: SymbolId, m: SymbolId) -> Option<Expr> {
-    fn go(e: Expr, modules: SymbolId, m: SymbolId) -> Expr {
+    fn has_m(e: &Expr, m: SymbolId) -> bool {
         match e {
-            Expr::Not(a) => Expr::not(go(*a, modules, m)),
-            Expr::And(a, b) => Expr::and(go(*a, modules, m), go(*b, modules, m)),
-            Expr::Or(a, b) => Expr::or(go(*a, modules, m), go(*b, modules, m)),
-            Expr::Symbol(s) if s == m => Expr::and(Expr::Symbol(s), Expr::Symbol(modules)),
-            other => other,
+            Expr::Symbol(s) => *s == m,
+            Expr::Compare(..) => false,
+            Expr::Not(a) => has_m(a, m),
+            Expr::And(a, b) | Expr::Or(a, b) => has_m(a, m) || has_m(b, m),
         }
     }
-    e.map(|e| go(e, modules, m))
+    fn go(e: &Expr, modules: SymbolId, m: SymbolId) -> Expr {
+        if !has_m(e, m) {
+            return e.clone();
+        }
+        match e {
+            Expr::Not(a) => Expr::not(go(a, modules, m)),
+            Expr::And(a, b) => Expr::and(go(a, modules, m), go(b, modules, m)),
+            Expr::Or(a, b) => Expr::or(go(a, modules, m), go(b, modules, m)),
+            Expr::Symbol(s) => Expr::and(Expr::Symbol(*s), Expr::Symbol(modules)),
+            other => other.clone(),
+        }
+    }
+    e.map(|e| go(&e, modules, m))
 }
 
 fn contains_symbol(e: &Expr, sym: SymbolId) -> bool {
@@ -197,10 +208,10 @@ impl Finalizer<'_> {
             }
             let ty = self.m.symbol(cs).ty;
             for c in self.children(parent) {
-                if let Some(s) = self.m.menu(c).sym() {
-                    if self.m.symbol(s).ty == SymbolType::Unknown {
-                        self.m.symbol_mut(s).ty = ty;
-                    }
+                if let Some(s) = self.m.menu(c).sym()
+                    && self.m.symbol(s).ty == SymbolType::Unknown
+                {
+                    self.m.symbol_mut(s).ty = ty;
                 }
             }
         }
@@ -289,10 +300,10 @@ impl Finalizer<'_> {
         let mut i = 0;
         while i < self.m.menu(parent).children.len() {
             let c = self.m.menu(parent).children[i];
-            if let (Some(cs), Some(ms)) = (choice, self.m.menu(c).sym()) {
-                if !self.m.symbol(ms).flags.choice_value {
-                    self.choice_member(cs, c, ms);
-                }
+            if let (Some(cs), Some(ms)) = (choice, self.m.menu(c).sym())
+                && !self.m.symbol(ms).flags.choice_value
+            {
+                self.choice_member(cs, c, ms);
             }
             let cm = self.m.menu(c);
             if !cm.children.is_empty() && cm.prompt.is_none() {
@@ -315,15 +326,15 @@ impl Finalizer<'_> {
                 }
             }
             let prompt = self.m.menu(parent).prompt;
-            if let (Some(cs), Some(p)) = (choice, prompt) {
-                if !self.m.symbol(cs).flags.optional {
-                    let e = and_opt(
-                        self.m.prop(p).visible.clone(),
-                        Some(Expr::Symbol(self.m.module())),
-                    );
-                    let s = self.m.symbol_mut(cs);
-                    s.rev_dep = or_opt(s.rev_dep.take(), e);
-                }
+            if let (Some(cs), Some(p)) = (choice, prompt)
+                && !self.m.symbol(cs).flags.optional
+            {
+                let e = and_opt(
+                    self.m.prop(p).visible.clone(),
+                    Some(Expr::Symbol(self.m.module())),
+                );
+                let s = self.m.symbol_mut(cs);
+                s.rev_dep = or_opt(s.rev_dep.take(), e);
             }
         }
     }

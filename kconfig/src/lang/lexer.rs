@@ -6,11 +6,13 @@
 //! the raw rest of the line. Help text is read by [`Lexer::help_text`], which ends the text by
 //! indentation only, never by a keyword.
 
+use std::borrow::Cow;
+
 use super::preprocess::{MacroPos, Preprocessor};
 
-/// A token.
+/// A token; words borrow from the file's text when they can.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tok {
+pub enum Tok<'s> {
     /// End of a line (statement terminator).
     Eol,
     /// End of the file.
@@ -18,7 +20,7 @@ pub enum Tok {
     /// A word; `plain` is false when it came from a macro expansion (never a keyword then).
     Word {
         /// The text.
-        text: String,
+        text: Cow<'s, str>,
         /// Written literally in the file (it may be a keyword).
         plain: bool,
     },
@@ -54,7 +56,7 @@ pub enum Tok {
     PlusEq,
 }
 
-impl Tok {
+impl Tok<'_> {
     /// How the token is shown in an error message.
     pub fn describe(&self) -> String {
         match self {
@@ -82,15 +84,51 @@ impl Tok {
 
 /// A token and the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+pub struct Token<'s> {
     /// The token.
-    pub tok: Tok,
+    pub tok: Tok<'s>,
     /// Its line (1-based).
     pub line: u32,
 }
 
-/// The keywords of the current language: a plain word spelled like one of these is never a
-/// symbol name.
+/// Whether a plain word is a keyword of the current language (then it is never a symbol
+/// name).
+pub fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "bool"
+            | "choice"
+            | "comment"
+            | "config"
+            | "def_bool"
+            | "def_tristate"
+            | "default"
+            | "depends"
+            | "endchoice"
+            | "endif"
+            | "endmenu"
+            | "help"
+            | "hex"
+            | "if"
+            | "imply"
+            | "int"
+            | "mainmenu"
+            | "menu"
+            | "menuconfig"
+            | "modules"
+            | "on"
+            | "optional"
+            | "prompt"
+            | "range"
+            | "select"
+            | "source"
+            | "string"
+            | "tristate"
+            | "visible"
+    )
+}
+
+/// The keywords of the current language, as a list.
 pub const KEYWORDS: &[&str] = &[
     "bool",
     "choice",
@@ -154,6 +192,11 @@ pub struct Lexer<'s> {
     warnings: Vec<LexWarning>,
 }
 
+/// UTF-8 text as is (no copy); other bytes replaced, as a lossy conversion does.
+fn bytes_to_string(b: Vec<u8>) -> String {
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
@@ -199,12 +242,12 @@ impl<'s> Lexer<'s> {
     }
 
     /// The next token; a macro error comes back as `Err((line, message))`.
-    pub fn next(&mut self, pp: &mut Preprocessor<'_>) -> Result<Token, (u32, String)> {
+    pub fn next(&mut self, pp: &mut Preprocessor<'_>) -> Result<Token<'s>, (u32, String)> {
         let tok = self.next_raw(pp)?;
         let kind = match &tok.tok {
             Tok::Eol => Prev::Eol,
             Tok::Word { text, plain } => {
-                if *plain && KEYWORDS.contains(&text.as_str()) {
+                if *plain && is_keyword(text) {
                     Prev::Other
                 } else {
                     Prev::Word
@@ -223,7 +266,7 @@ impl<'s> Lexer<'s> {
         Ok(tok)
     }
 
-    fn next_raw(&mut self, pp: &mut Preprocessor<'_>) -> Result<Token, (u32, String)> {
+    fn next_raw(&mut self, pp: &mut Preprocessor<'_>) -> Result<Token<'s>, (u32, String)> {
         if self.assign_next {
             self.assign_next = false;
             while self.pos < self.src.len() && matches!(self.src[self.pos], b' ' | b'\t') {
@@ -261,11 +304,11 @@ impl<'s> Lexer<'s> {
                 });
             };
             let next = self.src.get(self.pos + 1).copied();
-            let two = |t: Tok, me: &mut Self| {
+            let two = |t: Tok<'s>, me: &mut Self| {
                 me.pos += 2;
                 Ok(Token { tok: t, line })
             };
-            let one = |t: Tok, me: &mut Self| {
+            let one = |t: Tok<'s>, me: &mut Self| {
                 me.pos += 1;
                 Ok(Token { tok: t, line })
             };
@@ -310,9 +353,11 @@ impl<'s> Lexer<'s> {
                     }
                     if !dollar {
                         self.pos = end;
+                        // Word bytes are ASCII.
+                        let text = std::str::from_utf8(&self.src[start..end]).unwrap_or("");
                         return Ok(Token {
                             tok: Tok::Word {
-                                text: String::from_utf8_lossy(&self.src[start..end]).into_owned(),
+                                text: Cow::Borrowed(text),
                                 plain: true,
                             },
                             line,
@@ -327,7 +372,7 @@ impl<'s> Lexer<'s> {
                     if !text.is_empty() {
                         return Ok(Token {
                             tok: Tok::Word {
-                                text: String::from_utf8_lossy(&text).into_owned(),
+                                text: Cow::Owned(String::from_utf8_lossy(&text).into_owned()),
                                 plain: false,
                             },
                             line,
@@ -348,14 +393,11 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    fn string(&mut self, quote: u8, pp: &mut Preprocessor<'_>) -> Result<Token, (u32, String)> {
+    fn string(&mut self, quote: u8, pp: &mut Preprocessor<'_>) -> Result<Token<'s>, (u32, String)> {
         let line = self.line;
         self.pos += 1;
         let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(&c) = self.src.get(self.pos) else {
-                break;
-            };
+        while let Some(&c) = self.src.get(self.pos) {
             match c {
                 b'\n' => {
                     self.warnings.push(LexWarning {
@@ -397,7 +439,7 @@ impl<'s> Lexer<'s> {
             }
         }
         Ok(Token {
-            tok: Tok::Quote(String::from_utf8_lossy(&out).into_owned()),
+            tok: Tok::Quote(bytes_to_string(out)),
             line,
         })
     }
@@ -464,7 +506,7 @@ impl<'s> Lexer<'s> {
         }
         self.prev_prev = self.prev;
         self.prev = Prev::Help;
-        String::from_utf8_lossy(&out).into_owned()
+        bytes_to_string(out)
     }
 }
 
@@ -481,7 +523,7 @@ mod tests {
         }
     }
 
-    fn toks(src: &str) -> Vec<Tok> {
+    fn toks(src: &str) -> Vec<Tok<'_>> {
         let env = BTreeMap::from([("ARCH".to_owned(), "x86".to_owned())]);
         let mut pp = Preprocessor::new(&env, Box::new(NoShell));
         let mut lx = Lexer::new(src.as_bytes(), "K");
@@ -495,9 +537,9 @@ mod tests {
         }
     }
 
-    fn w(s: &str) -> Tok {
+    fn w(s: &str) -> Tok<'_> {
         Tok::Word {
-            text: s.to_owned(),
+            text: s.into(),
             plain: true,
         }
     }
@@ -544,7 +586,7 @@ mod tests {
         assert_eq!(
             t[5],
             Tok::Word {
-                text: "x86_64".to_owned(),
+                text: "x86_64".into(),
                 plain: false
             }
         );

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ast::{CmpOp, SymbolType};
 use super::ast::{Expr, FileId, Loc, MenuId, MenuKind, Model, PropKind, SourceFile, SymbolId};
-use super::lexer::{KEYWORDS, Lexer, Tok, Token};
+use super::lexer::{Lexer, Tok, Token, is_keyword};
 use super::preprocess::{Flavor, MacroMessage, MacroPos, Preprocessor, ShellRunner};
 use super::probe::{ProbeOptions, ProbeRecord, Prober};
 
@@ -233,18 +233,28 @@ enum Files {
 }
 
 impl Files {
-    fn read(&self, name: &str) -> Result<Vec<u8>, (PathBuf, std::io::Error)> {
+    /// Reads `name` into `buf` (reused across files: no large allocation per file).
+    fn read(&self, name: &str, buf: &mut Vec<u8>) -> Result<(), (PathBuf, std::io::Error)> {
+        use std::io::Read;
+        buf.clear();
         match self {
             Files::Disk(root) => {
                 let p = root.join(name);
-                std::fs::read(&p).map_err(|e| (p, e))
+                match std::fs::File::open(&p).and_then(|mut f| f.read_to_end(buf)) {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err((p, e)),
+                }
             }
-            Files::Memory(m) => m.get(name).cloned().ok_or_else(|| {
-                (
+            Files::Memory(m) => match m.get(name) {
+                Some(t) => {
+                    buf.extend_from_slice(t);
+                    Ok(())
+                }
+                None => Err((
                     PathBuf::from(name),
                     std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-                )
-            }),
+                )),
+            },
         }
     }
 
@@ -416,6 +426,7 @@ fn run(
         interrupt,
         modules_line: None,
         operands: 0,
+        buffers: Vec::new(),
     };
     let root = p.model.root();
     p.source_file(top.to_owned(), None, root, false)?;
@@ -442,12 +453,14 @@ struct Parser<'e> {
     interrupt: Option<&'e AtomicBool>,
     modules_line: Option<Loc>,
     operands: u32,
+    /// File buffers for reuse.
+    buffers: Vec<Vec<u8>>,
 }
 
 /// The token stream of one file with one token of look-ahead.
 struct Stream<'s> {
     lx: Lexer<'s>,
-    peeked: Option<Token>,
+    peeked: Option<Token<'s>>,
     file: FileId,
     name: &'s str,
 }
@@ -485,7 +498,7 @@ impl<'e> Parser<'e> {
         });
     }
 
-    fn next(&mut self, st: &mut Stream<'_>) -> Result<Token, ParseError> {
+    fn next<'s>(&mut self, st: &mut Stream<'s>) -> Result<Token<'s>, ParseError> {
         if let Some(t) = st.peeked.take() {
             return Ok(t);
         }
@@ -503,7 +516,7 @@ impl<'e> Parser<'e> {
         Ok(t)
     }
 
-    fn peek<'t>(&mut self, st: &'t mut Stream<'_>) -> Result<&'t Token, ParseError> {
+    fn peek<'t, 's>(&mut self, st: &'t mut Stream<'s>) -> Result<&'t Token<'s>, ParseError> {
         if st.peeked.is_none() {
             let t = self.next(st)?;
             st.peeked = Some(t);
@@ -545,7 +558,7 @@ impl<'e> Parser<'e> {
     fn expect_name(&mut self, st: &mut Stream<'_>, what: &str) -> Result<String, ParseError> {
         let t = self.next(st)?;
         match t.tok {
-            Tok::Word { text, plain } if !(plain && KEYWORDS.contains(&text.as_str())) => Ok(text),
+            Tok::Word { text, plain } if !(plain && is_keyword(&text)) => Ok(text.into_owned()),
             other => Err(self.err(
                 st,
                 t.line,
@@ -578,16 +591,16 @@ impl<'e> Parser<'e> {
             Some((l, n)) => (Some(*l), n.clone()),
             None => (None, "<top>".to_owned()),
         };
-        if self.stack.iter().any(|f| *f == name) {
+        if self.stack.contains(&name) {
             return Err(ParseError::RecursiveInclusion {
                 file: from_name,
                 line: from_loc.map_or(0, |l| l.line),
                 included: name,
             });
         }
-        let text = self
-            .files
-            .read(&name)
+        let mut text = self.buffers.pop().unwrap_or_default();
+        self.files
+            .read(&name, &mut text)
             .map_err(|(path, source)| ParseError::Open {
                 file: from_name.clone(),
                 line: from_loc.map_or(0, |l| l.line),
@@ -609,13 +622,15 @@ impl<'e> Parser<'e> {
         let ctx = if in_choice { Ctx::Choice } else { Ctx::Top };
         let end = self.stmts(&mut st, parent, ctx)?;
         self.stack.pop();
+        drop(st);
+        self.buffers.push(text);
         match end {
             End::Eof => Ok(()),
-            End::Block(kw, line) => Err(self.err(
-                &st,
+            End::Block(kw, line) => Err(ParseError::Syntax {
+                file: name,
                 line,
-                format!("unexpected 'end{kw}' (no '{kw}' is open in this file)"),
-            )),
+                message: format!("unexpected 'end{kw}' (no '{kw}' is open in this file)"),
+            }),
         }
     }
 
@@ -636,7 +651,7 @@ impl<'e> Parser<'e> {
                     ));
                 }
             };
-            let kw = if plain { word.as_str() } else { "" };
+            let kw = if plain { &*word } else { "" };
             match kw {
                 "config" | "menuconfig" => {
                     let name = self.expect_name(st, kw)?;
@@ -734,7 +749,7 @@ impl<'e> Parser<'e> {
                     self.include(st, kw, &path, line, parent, ctx == Ctx::Choice)?;
                 }
                 _ => {
-                    let is_kw = plain && KEYWORDS.contains(&word.as_str());
+                    let is_kw = plain && is_keyword(&word);
                     let op = if is_kw {
                         None
                     } else {
@@ -993,7 +1008,7 @@ impl<'e> Parser<'e> {
             let is_cfg = set == OptSet::Config;
             let is_choice = set == OptSet::Choice;
             let sym_ok = is_cfg || is_choice;
-            let ty = match kw.as_str() {
+            let ty = match &*kw {
                 "bool" | "boolean" => Some(SymbolType::Bool),
                 "tristate" => Some(SymbolType::Tristate),
                 "int" if is_cfg => Some(SymbolType::Int),
@@ -1003,7 +1018,7 @@ impl<'e> Parser<'e> {
             };
             let Some(s) = sym.filter(|_| sym_ok) else {
                 // menu, comment: only `depends on` and (menu) `visible if`.
-                match kw.as_str() {
+                match &*kw {
                     "depends" | "requires" => self.depends(st, menu)?,
                     "visible" if set == OptSet::Menu => {
                         self.next(st)?;
@@ -1029,7 +1044,7 @@ impl<'e> Parser<'e> {
                 self.set_type(st, line, s, ty);
                 continue;
             }
-            match kw.as_str() {
+            match &*kw {
                 "prompt" => {
                     self.next(st)?;
                     let text = self.expect_quote(st, "'prompt'")?;
@@ -1043,7 +1058,7 @@ impl<'e> Parser<'e> {
                     let cond = self.if_expr(st)?;
                     self.expect_eol(st, "the default")?;
                     self.add_prop(st, PropKind::Default(e), cond, s, menu, line);
-                    match kw.as_str() {
+                    match &*kw {
                         "def_bool" => self.set_type(st, line, s, SymbolType::Bool),
                         "def_tristate" => self.set_type(st, line, s, SymbolType::Tristate),
                         _ => {}
@@ -1135,18 +1150,18 @@ impl<'e> Parser<'e> {
     }
 
     fn set_modules(&mut self, st: &Stream<'_>, s: SymbolId, line: u32) -> Result<(), ParseError> {
-        if let Some(prev) = self.model.modules_sym {
-            if prev != s {
-                return Err(self.err(
-                    st,
-                    line,
-                    format!(
-                        "symbol '{}' redefines option 'modules' already defined by symbol '{}'",
-                        self.model.symbol(s).name,
-                        self.model.symbol(prev).name
-                    ),
-                ));
-            }
+        if let Some(prev) = self.model.modules_sym
+            && prev != s
+        {
+            return Err(self.err(
+                st,
+                line,
+                format!(
+                    "symbol '{}' redefines option 'modules' already defined by symbol '{}'",
+                    self.model.symbol(s).name,
+                    self.model.symbol(prev).name
+                ),
+            ));
         }
         self.model.modules_sym = Some(s);
         self.model.symbol_mut(s).flags.modules = true;
@@ -1168,7 +1183,8 @@ impl<'e> Parser<'e> {
             self.next(st)?;
             let t = self.next(st)?;
             match t.tok {
-                Tok::Quote(v) | Tok::Word { text: v, .. } => arg = Some(v),
+                Tok::Quote(v) => arg = Some(v),
+                Tok::Word { text, .. } => arg = Some(text.into_owned()),
                 other => {
                     return Err(self.err(
                         st,
@@ -1192,6 +1208,7 @@ impl<'e> Parser<'e> {
                     ));
                 };
                 self.add_prop(st, PropKind::Env(var.clone()), None, s, menu, line);
+                self.model.symbol_mut(s).flags.auto = true;
                 match self.pp.env_var(&var) {
                     Some(v) => {
                         let c = self.model.const_sym(&v);
@@ -1204,7 +1221,9 @@ impl<'e> Parser<'e> {
                 if self.model.defconfig_list.is_none() {
                     self.model.defconfig_list = Some(s);
                 }
-                self.model.symbol_mut(s).flags.defconfig_list = true;
+                let flags = &mut self.model.symbol_mut(s).flags;
+                flags.defconfig_list = true;
+                flags.auto = true;
             }
             "modules" => self.set_modules(st, s, line)?,
             "allnoconfig_y" => self.model.symbol_mut(s).flags.allnoconfig_y = true,
@@ -1215,10 +1234,10 @@ impl<'e> Parser<'e> {
 
     fn depends(&mut self, st: &mut Stream<'_>, menu: MenuId) -> Result<(), ParseError> {
         let t = self.next(st)?;
-        if matches!(&t.tok, Tok::Word { text, plain: true } if text == "depends") {
-            if matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true } if text == "on") {
-                self.next(st)?;
-            }
+        if matches!(&t.tok, Tok::Word { text, plain: true } if text == "depends")
+            && matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true } if text == "on")
+        {
+            self.next(st)?;
         }
         let e = self.expr(st)?;
         self.expect_eol(st, "the dependency")?;
@@ -1302,9 +1321,7 @@ impl<'e> Parser<'e> {
     fn operand(&mut self, st: &mut Stream<'_>) -> Result<SymbolId, ParseError> {
         let t = self.next(st)?;
         match t.tok {
-            Tok::Word { text, plain } if !(plain && KEYWORDS.contains(&text.as_str())) => {
-                Ok(self.model.sym(&text))
-            }
+            Tok::Word { text, plain } if !(plain && is_keyword(&text)) => Ok(self.model.sym(&text)),
             Tok::Quote(s) => Ok(self.model.const_sym(&s)),
             other => Err(self.err(
                 st,

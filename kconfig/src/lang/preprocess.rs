@@ -280,12 +280,13 @@ impl<'e> Preprocessor<'e> {
         pos: MacroPos<'_>,
     ) -> Result<Vec<u8>, String> {
         // `$(1)`, `$(2)`: an argument of the user function being expanded.
-        if !clause.is_empty() && clause.iter().all(u8::is_ascii_digit) {
-            if let Ok(n) = std::str::from_utf8(clause).unwrap_or("0").parse::<usize>() {
-                if n > 0 && n <= args.len() {
-                    return Ok(args[n - 1].clone());
-                }
-            }
+        if !clause.is_empty()
+            && clause.iter().all(u8::is_ascii_digit)
+            && let Ok(n) = std::str::from_utf8(clause).unwrap_or("0").parse::<usize>()
+            && n > 0
+            && n <= args.len()
+        {
+            return Ok(args[n - 1].clone());
         }
         let mut parts: Vec<&[u8]> = Vec::new();
         let mut nest = 0i32;
@@ -339,12 +340,11 @@ impl<'e> Preprocessor<'e> {
         if let Some(res) = self.builtin(&name, &new_args, pos)? {
             return Ok(res);
         }
-        if new_args.is_empty() {
-            if let Ok(n) = std::str::from_utf8(&name) {
-                if let Some(v) = self.env_var(n) {
-                    return Ok(v.into_bytes());
-                }
-            }
+        if new_args.is_empty()
+            && let Ok(n) = std::str::from_utf8(&name)
+            && let Some(v) = self.env_var(n)
+        {
+            return Ok(v.into_bytes());
         }
         Ok(Vec::new())
     }

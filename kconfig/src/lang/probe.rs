@@ -483,15 +483,15 @@ impl ShellRunner for Prober<'_> {
                 None => break,
             }
         }
-        if result.is_none() {
-            if let Some(e) = st.cache.entries.get(&key) {
-                source = Some(if repeat {
-                    ProbeSource::Repeat
-                } else {
-                    ProbeSource::Cache
-                });
-                result = Some(Ok(e.clone()));
-            }
+        if result.is_none()
+            && let Some(e) = st.cache.entries.get(&key)
+        {
+            source = Some(if repeat {
+                ProbeSource::Repeat
+            } else {
+                ProbeSource::Cache
+            });
+            result = Some(Ok(e.clone()));
         }
         let (entry, source) = match result {
             Some(r) => (r?, source.unwrap_or(ProbeSource::Cache)),
