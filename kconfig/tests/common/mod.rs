@@ -162,7 +162,8 @@ pub const NEW_OPS: [Op; 5] = [
 ];
 
 /// Check `tree` with every new-config operation, then savedefconfig and olddefconfig of each
-/// result (a fixed point), against conf.
+/// result (a fixed point), then olddefconfig and savedefconfig of a few of conf's randconfig
+/// outputs, against conf.
 #[track_caller]
 pub fn check_all(tree: &Tree, env: &[(&str, &str)]) {
     for op in NEW_OPS {
@@ -170,6 +171,12 @@ pub fn check_all(tree: &Tree, env: &[(&str, &str)]) {
         let produced = run.config().to_string();
         check(tree, &Op::SaveDefconfig, Some(&produced), env);
         check(tree, &Op::OldDefconfig, Some(&produced), env);
+    }
+    for seed in 1..=4 {
+        let rand = oracle::run(tree.path(), "Kconfig", &Op::Rand(seed), None, env);
+        let produced = rand.config().to_string();
+        check(tree, &Op::OldDefconfig, Some(&produced), env);
+        check(tree, &Op::SaveDefconfig, Some(&produced), env);
     }
 }
 
