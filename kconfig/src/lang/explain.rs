@@ -457,6 +457,10 @@ impl<'k> Explainer<'k> {
 
     fn value_text(&self, s: SymbolId) -> String {
         let sym = self.model().symbol(s);
+        if !sym.flags.defined && !sym.flags.constant && !sym.flags.choice {
+            // A name no Kconfig file defines: `n` as a tristate.
+            return "n".into();
+        }
         match sym.ty {
             SymbolType::Bool | SymbolType::Tristate => tri_str(self.tri(s)),
             _ if sym.flags.choice => tri_str(self.tri(s)),
