@@ -54,17 +54,27 @@ pub(crate) enum Node {
     Cmp(CmpOp, SymbolId, SymbolId),
 }
 
-fn compile(nodes: &mut Vec<Node>, e: &Expr) -> u32 {
+/// Flattens `e`. With `transformed`, applies the one rewrite of the kernel's `expr_transform`
+/// that changes what is evaluated: a bool symbol compared with `m` is the constant `n` (`=`) or
+/// `y` (`!=`) and the symbol is not computed there. The kernel applies it to dependencies and
+/// conditions (not to `default` values or `visible if`), and which symbols get computed first
+/// decides which values a lazy evaluation reuses.
+fn compile(nodes: &mut Vec<Node>, m: &Model, e: &Expr, transformed: bool) -> u32 {
     let n = match e {
         Expr::Symbol(s) => Node::Sym(*s),
-        Expr::Not(a) => Node::Not(compile(nodes, a)),
+        Expr::Not(a) => Node::Not(compile(nodes, m, a, transformed)),
         Expr::And(a, b) => {
-            let x = compile(nodes, a);
-            Node::And(x, compile(nodes, b))
+            let x = compile(nodes, m, a, transformed);
+            Node::And(x, compile(nodes, m, b, transformed))
         }
         Expr::Or(a, b) => {
-            let x = compile(nodes, a);
-            Node::Or(x, compile(nodes, b))
+            let x = compile(nodes, m, a, transformed);
+            Node::Or(x, compile(nodes, m, b, transformed))
+        }
+        Expr::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
+            if transformed && *b == m.module() && m.symbol(*a).ty == SymbolType::Bool =>
+        {
+            Node::Sym(if *op == CmpOp::Eq { m.no() } else { m.yes() })
         }
         Expr::Compare(op, a, b) => Node::Cmp(*op, *a, *b),
     };
@@ -93,23 +103,26 @@ impl Index {
         let nodes = &mut ix.nodes;
         for p in &m.props {
             ix.prop_visible
-                .push(p.visible.as_ref().map(|e| compile(nodes, e)));
+                .push(p.visible.as_ref().map(|e| compile(nodes, m, e, true)));
             ix.prop_default.push(match &p.kind {
-                PropKind::Default(e) => Some(compile(nodes, e)),
+                PropKind::Default(e) => Some(compile(nodes, m, e, false)),
                 _ => None,
             });
         }
         for s in &m.symbols {
             ix.sym_dir
-                .push(s.dir_dep.as_ref().map(|e| compile(nodes, e)));
+                .push(s.dir_dep.as_ref().map(|e| compile(nodes, m, e, true)));
             ix.sym_rev
-                .push(s.rev_dep.as_ref().map(|e| compile(nodes, e)));
+                .push(s.rev_dep.as_ref().map(|e| compile(nodes, m, e, true)));
             ix.sym_implied
-                .push(s.implied.as_ref().map(|e| compile(nodes, e)));
+                .push(s.implied.as_ref().map(|e| compile(nodes, m, e, true)));
         }
         for menu in &m.menus {
-            ix.menu_visibility
-                .push(menu.visibility.as_ref().map(|e| compile(nodes, e)));
+            ix.menu_visibility.push(
+                menu.visibility
+                    .as_ref()
+                    .map(|e| compile(nodes, m, e, false)),
+            );
         }
         for (i, s) in m.symbols.iter().enumerate() {
             for &p in &s.props {

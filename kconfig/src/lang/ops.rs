@@ -289,24 +289,34 @@ pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolv
     };
     let mut input = None;
     if let Some(name) = defconfig_file(loaded, target) {
-        // conf opens the name as given, then relative to the source tree.
-        let full = match target {
-            Target::DefconfigFile(_) => name.clone(),
-            _ => loaded.srctree.join(&name),
+        // conf opens the name as given (a file of the user), then relative to the source tree.
+        let candidates = match target {
+            Target::DefconfigFile(_) if name.is_absolute() => vec![name.clone()],
+            Target::DefconfigFile(_) => vec![name.clone(), loaded.srctree.join(&name)],
+            _ => vec![loaded.srctree.join(&name)],
         };
-        let text = std::fs::read(&full).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                ResolveError::NoDefconfig {
-                    path: full.clone(),
-                    srcarch: loaded.srcarch.clone(),
+        let mut found = None;
+        for full in &candidates {
+            match std::fs::read(full) {
+                Ok(text) => {
+                    found = Some(text);
+                    break;
                 }
-            } else {
-                ResolveError::Read {
-                    path: full.clone(),
-                    source,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(ResolveError::Read {
+                        path: full.clone(),
+                        source,
+                    });
                 }
             }
-        })?;
+        }
+        let Some(text) = found else {
+            return Err(ResolveError::NoDefconfig {
+                path: candidates.last().cloned().unwrap_or(name),
+                srcarch: loaded.srcarch.clone(),
+            });
+        };
         input = Some((text, name.display().to_string()));
     }
     Ok(with_big_stack(|| {
