@@ -193,7 +193,7 @@ config OTHER
         .map(|x| format!("{} {}", x.kind, x.depends_on))
         .collect();
     assert!(
-        enc.contains(&"menu \"Drivers\" GATE [=n] || OTHER [=n] [=n]".to_owned()),
+        enc.contains(&"menu \"Drivers\" GATE [=n] || OTHER [=n]".to_owned()),
         "{enc:?}"
     );
     let all = e.definitions[0].all_depends_on.as_ref().unwrap();
@@ -237,6 +237,10 @@ endchoice
     let p = fix_and_check(&t, &k, "", &[("FAIR", "y")], &[]);
     assert!(p.complete);
     assert_eq!(lines(&p), ["CONFIG_SCHED=y"]);
+    // Turning the default member off means taking another one.
+    let p = fix_and_check(&t, &k, "CONFIG_SCHED=y\n", &[("FAST", "n")], &[]);
+    assert!(p.complete, "{p}");
+    assert_eq!(lines(&p), ["CONFIG_FAIR=y"]);
 }
 
 #[test]

@@ -40,6 +40,12 @@ pub enum Cmd {
     New(super::config_eval::NewArgs),
     /// The minimal defconfig of a .config, like `make savedefconfig`, without make.
     Savedefconfig(super::config_eval::SaveDefconfigArgs),
+    /// Why symbols have their values: definitions, dependencies with values, what selects or
+    /// implies them, the default or user value that gave the value, and the root causes.
+    Why(super::config_why::WhyArgs),
+    /// The extra fragment lines that make every value of the fragments land on a base .config,
+    /// checked by resolving again, or why a value cannot land; exit status 1 when one cannot.
+    Fix(super::config_why::FixArgs),
 }
 
 /// The symbol prefix.
@@ -200,6 +206,8 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
         Cmd::Resolve(args) => super::config_eval::resolve_cmd(args, out),
         Cmd::New(args) => super::config_eval::new_cmd(args, out),
         Cmd::Savedefconfig(args) => super::config_eval::savedefconfig_cmd(args, out),
+        Cmd::Why(args) => super::config_why::why_cmd(args, out),
+        Cmd::Fix(args) => super::config_why::fix_cmd(args, out),
     }
 }
 

@@ -113,8 +113,10 @@ pub struct ValuedExpr {
 }
 
 impl fmt::Display for ValuedExpr {
+    /// The text with the operands' values, as the kernel's help screens print it (the whole
+    /// expression's value is in [`ValuedExpr::value`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} [={}]", self.text, self.value)
+        f.write_str(&self.text)
     }
 }
 
@@ -512,12 +514,7 @@ impl<'k> Explainer<'k> {
             // An undefined name: its value is its name (or n as a tristate).
             format!("{} [=n]", s.name)
         } else {
-            let name = if s.name.is_empty() {
-                "<choice>"
-            } else {
-                &s.name
-            };
-            format!("{name} [={}]", self.value_text(id))
+            format!("{} [={}]", self.display_name(id), self.value_text(id))
         }
     }
 
@@ -668,6 +665,16 @@ impl<'k> Explainer<'k> {
             enclosing,
             all_depends_on,
             defaults,
+        }
+    }
+
+    /// The name used in reports: the symbol's name, or `<choice "Prompt">` for a choice.
+    fn display_name(&self, id: SymbolId) -> String {
+        let sym = self.model().symbol(id);
+        if sym.flags.choice {
+            format!("<choice \"{}\">", self.choice_prompt(id))
+        } else {
+            sym.name.clone()
         }
     }
 
@@ -962,7 +969,7 @@ impl<'k> Explainer<'k> {
 
     fn cause(&self, id: SymbolId, need: Need, kind: CauseKind, via: &[String]) -> Cause {
         Cause {
-            symbol: self.model().symbol(id).name.clone(),
+            symbol: self.display_name(id),
             value: self.value_text(id),
             need,
             kind,
@@ -1064,7 +1071,15 @@ impl<'k> Explainer<'k> {
             return;
         }
         let sym = m.symbol(id);
-        let name = sym.name.clone();
+        let name = self.display_name(id);
+        if sym.flags.choice {
+            // A choice is no configuration line: its prompt's condition must hold.
+            let vis = self.state.syms[id.0 as usize].visible;
+            if vis == Tristate::No {
+                self.need_prompt(w, id, Tristate::Yes, via);
+            }
+            return;
+        }
         if !sym.flags.defined {
             w.causes
                 .push(self.cause(id, need.clone(), CauseKind::Undefined, via));
@@ -1225,7 +1240,7 @@ impl<'k> Explainer<'k> {
     /// The prompt of `id` must become visible at `want`.
     fn need_prompt(&mut self, w: &mut Walk, id: SymbolId, want: Tristate, via: &mut Vec<String>) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         // Prefer the first prompt whose condition is not constant.
         let conds: Vec<Option<Expr>> = m
             .props_of(id)
@@ -1256,7 +1271,7 @@ impl<'k> Explainer<'k> {
         via: &mut Vec<String>,
     ) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         // Routes: each default (condition && value), each select, each imply; the cheapest
         // that has only settable causes wins.
         let mut routes: Vec<(String, Expr)> = Vec::new();
@@ -1350,7 +1365,7 @@ impl<'k> Explainer<'k> {
         top: bool,
     ) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         let mut any = false;
         // Selects first: they win over everything.
         for prop in &m.props {
@@ -1377,11 +1392,29 @@ impl<'k> Explainer<'k> {
         }
         if let Some(c) = m.symbol(id).choice
             && self.tri(c) == Tristate::Yes
-            && limit >= Tristate::Mod
+            && self.tri(id) == Tristate::Yes
+            && !any
         {
             via.push(format!("{name}: member of a choice in y mode"));
-            w.causes
-                .push(self.cause(c, Need::AtMost("m".into()), CauseKind::User, via));
+            // Another visible member taken instead turns this one off; nothing makes it m.
+            let other = m
+                .symbol(c)
+                .choice_members
+                .iter()
+                .copied()
+                .find(|&d| d != id && self.state.syms[d.0 as usize].visible != Tristate::No);
+            match other {
+                Some(d) if limit == Tristate::No => {
+                    w.causes
+                        .push(self.cause(d, Need::AtLeast("y".into()), CauseKind::User, via))
+                }
+                _ => w.causes.push(self.cause(
+                    id,
+                    Need::AtMost(tri_str(limit)),
+                    CauseKind::Type,
+                    via,
+                )),
+            }
             via.pop();
             return;
         }
