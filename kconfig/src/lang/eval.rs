@@ -101,6 +101,8 @@ impl Index {
             menu_visibility: Vec::with_capacity(m.menus.len()),
         };
         let nodes = &mut ix.nodes;
+        // About 14 nodes per property and 16 per symbol on Linux 6.1: one allocation.
+        nodes.reserve(m.props.len() * 8 + m.symbols.len() * 16);
         for p in &m.props {
             ix.prop_visible
                 .push(p.visible.as_ref().map(|e| compile(nodes, m, e, true)));
