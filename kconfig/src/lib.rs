@@ -96,6 +96,7 @@ mod running;
 mod tree;
 mod value;
 mod verify;
+mod verify_why;
 pub mod lang;
 
 pub use build_dir::{BuildDir, InstallError, Installed};

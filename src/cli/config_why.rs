@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use kforge::kconfig::lang::explain::{Cause, Explainer};
 use kforge::kconfig::lang::fix::{Request, propose};
+use kforge::kconfig::lang::{Kconfig, LoadOptions};
 use kforge::kconfig::{Fragment, Value};
 
 use super::Output;
@@ -180,4 +181,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// Loads the Kconfig files of `src` for `arch` (the host's when `None`) with the default probe
+/// cache, as `kforge config resolve` does.
+pub(super) fn load_tree(src: &Path, arch: Option<&str>) -> anyhow::Result<Kconfig> {
+    let mut opts = LoadOptions::new(src);
+    opts.arch = arch.map(str::to_owned);
+    opts.probe_cache = Some(kforge::fetch::Cache::default_root().join("kconfig-probes"));
+    opts.interrupt = super::interrupt_flag();
+    Kconfig::load(&opts).with_context(|| format!("loading the Kconfig files of {}", src.display()))
 }

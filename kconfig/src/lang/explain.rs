@@ -23,7 +23,7 @@ use super::eval::{Eval, State, VALID};
 use super::ops::Resolved;
 
 /// Everything known about why one symbol has its value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Explanation {
     /// The symbol's name (without `CONFIG_`).
@@ -55,7 +55,7 @@ pub struct Explanation {
 }
 
 /// One `config`/`menuconfig`/`choice` entry defining the symbol.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Definition {
     /// `file:line` of the entry.
@@ -78,7 +78,7 @@ pub struct Definition {
 }
 
 /// An enclosing block with a dependency.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Enclosing {
     /// `menu "Title"`, `if`, `choice "Prompt"`, or `menuconfig NAME`.
@@ -90,7 +90,7 @@ pub struct Enclosing {
 }
 
 /// A `default` line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DefaultLine {
     /// `file:line`.
@@ -121,7 +121,7 @@ impl fmt::Display for ValuedExpr {
 }
 
 /// A symbol selecting or implying the explained one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Reverse {
     /// The selecting symbol.
@@ -178,7 +178,7 @@ pub enum Source {
 }
 
 /// A choice and its selection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChoiceInfo {
     /// The choice's prompt (or `<choice>`).
@@ -196,7 +196,7 @@ pub struct ChoiceInfo {
 }
 
 /// An active `range`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RangeInfo {
     /// The lower bound's value.
@@ -1224,7 +1224,76 @@ impl<'k> Explainer<'k> {
                 }
             }
         }
+        // The active range's bound may be a symbol whose other `default` admits the value.
+        let Some((lo, hi)) = self.active_range_syms(id) else {
+            return false;
+        };
+        let (bound, upper) = match (
+            parse_number(&self.state.syms[lo.0 as usize].val),
+            parse_number(&self.state.syms[hi.0 as usize].val),
+        ) {
+            (_, Some(h)) if x > h => (hi, true),
+            (Some(l), _) if x < l => (lo, false),
+            _ => return false,
+        };
+        if m.symbol(bound).flags.constant || !m.symbol(bound).flags.defined {
+            return false;
+        }
+        let defaults: Vec<(Option<Expr>, Option<i128>, String)> = m
+            .props_of(bound)
+            .filter_map(|p| match &p.kind {
+                PropKind::Default(Expr::Symbol(c)) => Some((
+                    p.visible.clone(),
+                    parse_number(&m.symbol(*c).name),
+                    m.loc_string(p.loc),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (i, (cond, value, loc)) in defaults.iter().enumerate() {
+            let Some(value) = value else { continue };
+            let admits = if upper { *value >= x } else { *value <= x };
+            if !admits {
+                continue;
+            }
+            let mut sub = Walk {
+                causes: Vec::new(),
+                seen: w.seen.clone(),
+            };
+            via.push(format!(
+                "{}: bound {} takes {value} from the default at {loc}",
+                m.symbol(id).name,
+                m.symbol(bound).name
+            ));
+            // Earlier defaults that apply now must stop applying.
+            for (earlier, _, _) in &defaults[..i] {
+                if let Some(e) = earlier {
+                    self.need_expr_at_most(&mut sub, e, Tristate::No, via);
+                }
+            }
+            if let Some(c) = cond {
+                self.need_expr(&mut sub, c, Tristate::Yes, via);
+            }
+            via.pop();
+            if !sub.causes.is_empty() && sub.causes.iter().all(|c| c.kind.is_settable()) {
+                w.causes.extend(sub.causes);
+                return true;
+            }
+        }
         false
+    }
+
+    /// The bounds of the first `range` whose condition holds.
+    fn active_range_syms(&mut self, id: SymbolId) -> Option<(SymbolId, SymbolId)> {
+        let m = self.model();
+        for p in m.props_of(id) {
+            if let PropKind::Range(lo, hi) = p.kind
+                && self.eval(p.visible.as_ref()) != Tristate::No
+            {
+                return Some((lo, hi));
+            }
+        }
+        None
     }
 
     fn fits_range(&mut self, id: SymbolId, v: &str) -> bool {
