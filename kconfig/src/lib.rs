@@ -91,13 +91,13 @@ mod config;
 mod diff;
 mod fragment;
 mod kconfig_index;
+pub mod lang;
 mod merge;
 mod running;
 mod tree;
 mod value;
 mod verify;
 mod verify_why;
-pub mod lang;
 
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
