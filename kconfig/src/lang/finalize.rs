@@ -7,13 +7,20 @@
 
 use super::ast::{CmpOp, Expr, MenuId, MenuKind, Model, PropKind, SymbolId, SymbolType};
 use super::parser::{ParseWarning, and_opt, or_opt};
+use simplify::{Ctx, E, from_expr, to_expr};
 
 /// Finalizes `model` in place; returns the warnings the kernel prints while doing so.
 pub fn finalize(model: &mut Model) -> Vec<ParseWarning> {
+    let pre_visible = model.props.iter().map(|p| p.visible.clone()).collect();
+    let n_menus = model.menus.len();
     let mut f = Finalizer {
         m: model,
         warnings: Vec::new(),
         warned: Vec::new(),
+        pre_visible,
+        prop_parent: vec![None; n_menus],
+        cdep: vec![None; n_menus],
+        cprompt: vec![None; n_menus],
     };
     let n = f.m.symbols.len();
     f.warned = vec![false; n];
@@ -26,30 +33,14 @@ struct Finalizer<'m> {
     m: &'m mut Model,
     warnings: Vec<ParseWarning>,
     warned: Vec<bool>,
-}
-
-fn rewrite_m(e: Option<Expr>, modules: SymbolId, m: SymbolId) -> Option<Expr> {
-    fn has_m(e: &Expr, m: SymbolId) -> bool {
-        match e {
-            Expr::Symbol(s) => *s == m,
-            Expr::Compare(..) => false,
-            Expr::Not(a) => has_m(a, m),
-            Expr::And(a, b) | Expr::Or(a, b) => has_m(a, m) || has_m(b, m),
-        }
-    }
-    fn go(e: &Expr, modules: SymbolId, m: SymbolId) -> Expr {
-        if !has_m(e, m) {
-            return e.clone();
-        }
-        match e {
-            Expr::Not(a) => Expr::not(go(a, modules, m)),
-            Expr::And(a, b) => Expr::and(go(a, modules, m), go(b, modules, m)),
-            Expr::Or(a, b) => Expr::or(go(a, modules, m), go(b, modules, m)),
-            Expr::Symbol(s) => Expr::and(Expr::Symbol(*s), Expr::Symbol(modules)),
-            other => other.clone(),
-        }
-    }
-    e.map(|e| go(&e, modules, m))
+    /// Each property's condition as parsed (before propagation).
+    pre_visible: Vec<Option<Expr>>,
+    /// The node each menu node got its dependencies from.
+    prop_parent: Vec<Option<MenuId>>,
+    /// Simplified (kernel-form) dependency and prompt condition of menu nodes, computed on
+    /// demand for the automatic submenu test.
+    cdep: Vec<Option<Option<E>>>,
+    cprompt: Vec<Option<Option<E>>>,
 }
 
 fn contains_symbol(e: &Expr, sym: SymbolId) -> bool {
@@ -59,92 +50,6 @@ fn contains_symbol(e: &Expr, sym: SymbolId) -> bool {
         Expr::Not(a) => contains_symbol(a, sym),
         Expr::And(a, b) | Expr::Or(a, b) => contains_symbol(a, sym) || contains_symbol(b, sym),
     }
-}
-
-/// Whether `e` can only be true when `sym` is (the kernel's `expr_depends_symbol`).
-fn depends_symbol(e: &Expr, sym: SymbolId, yes: SymbolId, module: SymbolId, no: SymbolId) -> bool {
-    match e {
-        Expr::And(a, b) => {
-            depends_symbol(a, sym, yes, module, no) || depends_symbol(b, sym, yes, module, no)
-        }
-        Expr::Symbol(s) => *s == sym,
-        Expr::Compare(CmpOp::Eq, a, b) => *a == sym && (*b == yes || *b == module),
-        Expr::Compare(CmpOp::Ne, a, b) => *a == sym && *b == no,
-        _ => false,
-    }
-}
-
-/// A light normal form for comparing leaves: `X != n` is `X`, `!!X` is `X`.
-fn normal(e: &Expr, no: SymbolId) -> Expr {
-    match e {
-        Expr::Compare(CmpOp::Ne, a, b) if *b == no => Expr::Symbol(*a),
-        Expr::Not(a) => match &**a {
-            Expr::Not(b) => normal(b, no),
-            other => Expr::not(normal(other, no)),
-        },
-        Expr::And(a, b) => Expr::and(normal(a, no), normal(b, no)),
-        Expr::Or(a, b) => Expr::or(normal(a, no), normal(b, no)),
-        other => other.clone(),
-    }
-}
-
-fn and_terms<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::And(a, b) => {
-            and_terms(a, out);
-            and_terms(b, out);
-        }
-        other => out.push(other),
-    }
-}
-
-fn or_terms<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::Or(a, b) => {
-            or_terms(a, out);
-            or_terms(b, out);
-        }
-        other => out.push(other),
-    }
-}
-
-/// Equality up to the order of operands of `&&` and `||` (the kernel's `expr_eq`).
-fn expr_eq(a: &Expr, b: &Expr) -> bool {
-    match (a, b) {
-        (Expr::Symbol(x), Expr::Symbol(y)) => x == y,
-        (Expr::Compare(o1, a1, b1), Expr::Compare(o2, a2, b2)) => o1 == o2 && a1 == a2 && b1 == b2,
-        (Expr::Not(x), Expr::Not(y)) => expr_eq(x, y),
-        (Expr::And(..), Expr::And(..)) | (Expr::Or(..), Expr::Or(..)) => {
-            let (mut ta, mut tb) = (Vec::new(), Vec::new());
-            if matches!(a, Expr::And(..)) {
-                and_terms(a, &mut ta);
-                and_terms(b, &mut tb);
-            } else {
-                or_terms(a, &mut ta);
-                or_terms(b, &mut tb);
-            }
-            same_set(&ta, &tb)
-        }
-        _ => false,
-    }
-}
-
-fn same_set(a: &[&Expr], b: &[&Expr]) -> bool {
-    a.iter().all(|x| b.iter().any(|y| expr_eq(x, y)))
-        && b.iter().all(|y| a.iter().any(|x| expr_eq(x, y)))
-}
-
-/// Whether every and-term of `base` is an and-term of `dep` (the "superset" test of the
-/// automatic submenu creation).
-fn superset(dep: &Expr, base: Option<&Expr>, no: SymbolId) -> bool {
-    let Some(base) = base else {
-        return true;
-    };
-    let (dep, base) = (normal(dep, no), normal(base, no));
-    let (mut td, mut tb) = (Vec::new(), Vec::new());
-    and_terms(&dep, &mut td);
-    and_terms(&base, &mut tb);
-    tb.iter().all(|b| td.iter().any(|d| expr_eq(b, d)))
 }
 
 impl Finalizer<'_> {
@@ -219,10 +124,17 @@ impl Finalizer<'_> {
             Some(cs) => Some(Expr::Symbol(cs)),
             None => self.m.menu(parent).dir_dep.clone(),
         };
-        let (modules, m) = (self.modules(), self.m.module());
+        let modules = self.modules();
         for c in self.children(parent) {
-            let own = rewrite_m(self.m.menu(c).depends.clone(), modules, m);
-            let basedep = and_opt(parentdep.clone(), own);
+            self.prop_parent[c.0 as usize] = Some(parent);
+            // As the kernel: the entry's own dependency (m -> m && MODULES, simplified) and-ed
+            // after the parent's, duplicates eliminated; the same for each property.
+            let base_c = self.cdep(c);
+            let basedep = if self.m.menu(c).depends.is_none() {
+                parentdep.clone()
+            } else {
+                base_c.as_ref().map(to_expr)
+            };
             self.m.menu_mut(c).dir_dep = basedep.clone();
             let props: Vec<_> = match self.m.menu(c).sym() {
                 Some(s) => self.m.symbol(s).props.clone(),
@@ -232,8 +144,17 @@ impl Finalizer<'_> {
                 if self.m.prop(p).menu != c {
                     continue;
                 }
-                let vis = rewrite_m(self.m.prop(p).visible.clone(), modules, m);
-                let dep = and_opt(basedep.clone(), vis);
+                let dep = match &self.pre_visible[p.0 as usize] {
+                    None => basedep.clone(),
+                    Some(pre) => {
+                        let ctx = Ctx { m: self.m };
+                        let own = ctx.transform(ctx.rewrite_m(from_expr(pre), modules));
+                        ctx.and(base_c.clone(), Some(own))
+                            .map(|e| ctx.dups(e))
+                            .as_ref()
+                            .map(to_expr)
+                    }
+                };
                 self.m.prop_mut(p).visible = dep.clone();
                 let Some(me) = self.m.menu(c).sym() else {
                     continue;
@@ -255,29 +176,94 @@ impl Finalizer<'_> {
         }
     }
 
-    /// Moves the entries after `node` that depend on `sym` under it.
-    fn auto_submenu(&mut self, parent: MenuId, idx: usize, node: MenuId, sym: SymbolId) {
-        let basedep = self
+    /// The kernel-form dependency of a menu node (`menu->dep` after finalize).
+    fn cdep(&mut self, menu: MenuId) -> Option<E> {
+        if let Some(d) = &self.cdep[menu.0 as usize] {
+            return d.clone();
+        }
+        let parentdep = match self.prop_parent[menu.0 as usize] {
+            None => None,
+            Some(p) => match self.choice_sym(p) {
+                Some(cs) => Some(E::Sym(cs)),
+                None => self.cdep(p),
+            },
+        };
+        let modules = self.modules();
+        let ctx = Ctx { m: self.m };
+        let own = self
             .m
-            .menu(node)
-            .prompt
-            .and_then(|p| self.m.prop(p).visible.clone());
-        let (yes, module, no) = (self.m.yes(), self.m.module(), self.m.no());
+            .menu(menu)
+            .depends
+            .as_ref()
+            .map(|e| ctx.transform(ctx.rewrite_m(from_expr(e), modules)));
+        let d = ctx.and(parentdep, own).map(|e| ctx.dups(e));
+        self.cdep[menu.0 as usize] = Some(d.clone());
+        d
+    }
+
+    /// The kernel-form condition of a menu node's prompt (`prompt->visible.expr`).
+    fn cprompt(&mut self, menu: MenuId) -> Option<E> {
+        if let Some(d) = &self.cprompt[menu.0 as usize] {
+            return d.clone();
+        }
+        let base = self.cdep(menu);
+        let modules = self.modules();
+        let p = self.m.menu(menu).prompt;
+        let ctx = Ctx { m: self.m };
+        let own = p
+            .and_then(|p| self.pre_visible[p.0 as usize].as_ref())
+            .map(|e| ctx.transform(ctx.rewrite_m(from_expr(e), modules)));
+        let d = ctx.and(base, own).map(|e| ctx.dups(e));
+        self.cprompt[menu.0 as usize] = Some(d.clone());
+        d
+    }
+
+    /// Moves the entries after `node` that depend on `sym` under it (decided on the kernel's
+    /// simplified forms of the conditions, as `menu_finalize` does).
+    fn auto_submenu(&mut self, parent: MenuId, idx: usize, node: MenuId, sym: SymbolId) {
+        let mut basedep: Option<E> = None;
         let mut k = idx + 1;
         while k < self.m.menu(parent).children.len() {
             let cand = self.m.menu(parent).children[k];
             let cm = self.m.menu(cand);
-            let dep = match cm.prompt {
-                Some(p) => self.m.prop(p).visible.clone(),
-                None => cm.dir_dep.clone(),
+            let written = match cm.prompt {
+                Some(p) => self.m.prop(p).visible.as_ref(),
+                None => cm.dir_dep.as_ref(),
             };
-            let Some(dep) = dep else { break };
-            if !contains_symbol(&dep, sym) {
+            // Simplification never adds a symbol: no mention, no dependency.
+            if !written.is_some_and(|e| contains_symbol(e, sym)) {
                 break;
             }
-            if !depends_symbol(&dep, sym, yes, module, no) && !superset(&dep, basedep.as_ref(), no)
-            {
+            let dep = if cm.prompt.is_some() {
+                self.cprompt(cand)
+            } else {
+                self.cdep(cand)
+            };
+            let Some(dep) = dep else { break };
+            let ctx = Ctx { m: self.m };
+            if !ctx.contains(&dep, sym) {
                 break;
+            }
+            if !ctx.depends(&dep, sym) {
+                if basedep.is_none() {
+                    let b = if self.m.menu(node).prompt.is_some() {
+                        self.cprompt(node)
+                    } else {
+                        None
+                    };
+                    let ctx = Ctx { m: self.m };
+                    let no = self.m.no();
+                    basedep =
+                        Some(ctx.dups(ctx.transform(ctx.trans_compare(b.as_ref(), false, no))));
+                }
+                let ctx = Ctx { m: self.m };
+                let no = self.m.no();
+                let mut d = ctx.dups(ctx.transform(ctx.trans_compare(Some(&dep), false, no)));
+                let mut d2 = basedep.clone().unwrap_or(E::Sym(self.m.yes()));
+                ctx.eliminate_eq(&mut d, &mut d2);
+                if !ctx.is_yes(Some(&d2)) {
+                    break;
+                }
             }
             self.finalize_node(Some((parent, k)), cand);
             k += 1;
@@ -370,5 +356,512 @@ impl Finalizer<'_> {
             .add_prop(PropKind::Choice(cs), None, Some(ms), menu, loc);
         self.m.symbol_mut(ms).choice = Some(cs);
         self.m.symbol_mut(cs).choice_members.push(ms);
+    }
+}
+
+/// The kernel's in-place expression simplifications (`expr_transform`,
+/// `expr_eliminate_dups`, `expr_eliminate_eq`, `expr_trans_compare`), used to decide the menu
+/// structure exactly as `menu_finalize` does: whether an entry depends on the config before it
+/// is decided on these simplified forms (`BOOL = m` becomes `n`, `!(A = B)` becomes `A != B`,
+/// …). The model keeps the expressions as written and propagated; these forms are internal.
+mod simplify {
+    use super::super::ast::{CmpOp, Expr, Model, SymbolId, SymbolType};
+
+    /// An owned, mutable expression.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(super) enum E {
+        Sym(SymbolId),
+        Not(Box<E>),
+        And(Box<E>, Box<E>),
+        Or(Box<E>, Box<E>),
+        Cmp(CmpOp, SymbolId, SymbolId),
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Level {
+        And,
+        Or,
+    }
+
+    pub(super) fn from_expr(e: &Expr) -> E {
+        match e {
+            Expr::Symbol(s) => E::Sym(*s),
+            Expr::Not(a) => E::Not(Box::new(from_expr(a))),
+            Expr::And(a, b) => E::And(Box::new(from_expr(a)), Box::new(from_expr(b))),
+            Expr::Or(a, b) => E::Or(Box::new(from_expr(a)), Box::new(from_expr(b))),
+            Expr::Compare(op, a, b) => E::Cmp(*op, *a, *b),
+        }
+    }
+
+    pub(super) fn to_expr(e: &E) -> Expr {
+        match e {
+            E::Sym(s) => Expr::Symbol(*s),
+            E::Not(a) => Expr::not(to_expr(a)),
+            E::And(a, b) => Expr::and(to_expr(a), to_expr(b)),
+            E::Or(a, b) => Expr::or(to_expr(a), to_expr(b)),
+            E::Cmp(op, a, b) => Expr::Compare(*op, *a, *b),
+        }
+    }
+
+    fn level(e: &E) -> Option<Level> {
+        match e {
+            E::And(..) => Some(Level::And),
+            E::Or(..) => Some(Level::Or),
+            _ => None,
+        }
+    }
+
+    fn two(l: Level, a: E, b: E) -> E {
+        match l {
+            Level::And => E::And(Box::new(a), Box::new(b)),
+            Level::Or => E::Or(Box::new(a), Box::new(b)),
+        }
+    }
+
+    fn not(e: E) -> E {
+        E::Not(Box::new(e))
+    }
+
+    /// Symbol facts the simplifications need.
+    pub(super) struct Ctx<'m> {
+        pub m: &'m Model,
+    }
+
+    impl Ctx<'_> {
+        fn yes(&self) -> SymbolId {
+            self.m.yes()
+        }
+        fn no(&self) -> SymbolId {
+            self.m.no()
+        }
+        fn module(&self) -> SymbolId {
+            self.m.module()
+        }
+        fn ty(&self, s: SymbolId) -> SymbolType {
+            self.m.symbol(s).ty
+        }
+        fn is_const(&self, s: SymbolId) -> bool {
+            self.m.symbol(s).flags.constant
+        }
+
+        pub(super) fn is_yes(&self, e: Option<&E>) -> bool {
+            match e {
+                None => true,
+                Some(E::Sym(s)) => *s == self.yes(),
+                _ => false,
+            }
+        }
+
+        /// `expr_alloc_and` with `None` as "yes".
+        pub(super) fn and(&self, a: Option<E>, b: Option<E>) -> Option<E> {
+            match (a, b) {
+                (None, b) => b,
+                (a, None) => a,
+                (Some(a), Some(b)) => Some(two(Level::And, a, b)),
+            }
+        }
+
+        pub(super) fn rewrite_m(&self, e: E, modules: SymbolId) -> E {
+            match e {
+                E::Not(a) => not(self.rewrite_m(*a, modules)),
+                E::And(a, b) => two(
+                    Level::And,
+                    self.rewrite_m(*a, modules),
+                    self.rewrite_m(*b, modules),
+                ),
+                E::Or(a, b) => two(
+                    Level::Or,
+                    self.rewrite_m(*a, modules),
+                    self.rewrite_m(*b, modules),
+                ),
+                E::Sym(s) if s == self.module() => two(Level::And, E::Sym(s), E::Sym(modules)),
+                other => other,
+            }
+        }
+
+        /// `expr_transform`.
+        pub(super) fn transform(&self, e: E) -> E {
+            let e = match e {
+                E::Not(a) => E::Not(Box::new(self.transform(*a))),
+                E::And(a, b) => two(Level::And, self.transform(*a), self.transform(*b)),
+                E::Or(a, b) => two(Level::Or, self.transform(*a), self.transform(*b)),
+                other => other,
+            };
+            let (yes, no, module) = (self.yes(), self.no(), self.module());
+            match e {
+                E::Cmp(CmpOp::Eq, a, b) if self.ty(a) == SymbolType::Bool => {
+                    if b == no {
+                        not(E::Sym(a))
+                    } else if b == module {
+                        E::Sym(no)
+                    } else if b == yes {
+                        E::Sym(a)
+                    } else {
+                        E::Cmp(CmpOp::Eq, a, b)
+                    }
+                }
+                E::Cmp(CmpOp::Ne, a, b) if self.ty(a) == SymbolType::Bool => {
+                    if b == no {
+                        E::Sym(a)
+                    } else if b == module {
+                        E::Sym(yes)
+                    } else if b == yes {
+                        not(E::Sym(a))
+                    } else {
+                        E::Cmp(CmpOp::Ne, a, b)
+                    }
+                }
+                E::Not(inner) => match *inner {
+                    E::Not(x) => self.transform(*x),
+                    E::Cmp(op, a, b) => {
+                        let op = match op {
+                            CmpOp::Eq => CmpOp::Ne,
+                            CmpOp::Ne => CmpOp::Eq,
+                            CmpOp::Le => CmpOp::Gt,
+                            CmpOp::Ge => CmpOp::Lt,
+                            CmpOp::Lt => CmpOp::Ge,
+                            CmpOp::Gt => CmpOp::Le,
+                        };
+                        E::Cmp(op, a, b)
+                    }
+                    E::Or(l, r) => self.transform(two(Level::And, not(*l), not(*r))),
+                    E::And(l, r) => self.transform(two(Level::Or, not(*l), not(*r))),
+                    E::Sym(s) if s == yes => E::Sym(no),
+                    E::Sym(s) if s == module => E::Sym(module),
+                    E::Sym(s) if s == no => E::Sym(yes),
+                    other => not(other),
+                },
+                other => other,
+            }
+        }
+
+        /// `expr_trans_compare`.
+        pub(super) fn trans_compare(&self, e: Option<&E>, eq: bool, sym: SymbolId) -> E {
+            let (yes, no, module) = (self.yes(), self.no(), self.module());
+            let Some(e) = e else {
+                let s = E::Sym(sym);
+                return if eq { s } else { not(s) };
+            };
+            match e {
+                E::And(a, b) | E::Or(a, b) => {
+                    let e1 = self.trans_compare(Some(a), true, sym);
+                    let e2 = self.trans_compare(Some(b), true, sym);
+                    let is_and = matches!(e, E::And(..));
+                    let mut r = if sym == yes {
+                        Some(two(
+                            if is_and { Level::And } else { Level::Or },
+                            e1.clone(),
+                            e2.clone(),
+                        ))
+                    } else {
+                        None
+                    };
+                    if sym == no {
+                        r = Some(two(if is_and { Level::Or } else { Level::And }, e1, e2));
+                    }
+                    // conf leaves the node as it was for any other constant.
+                    let r = r.unwrap_or_else(|| e.clone());
+                    if eq { r } else { not(r) }
+                }
+                E::Not(a) => self.trans_compare(Some(a), !eq, sym),
+                E::Cmp(..) => {
+                    if eq {
+                        if sym == yes {
+                            e.clone()
+                        } else if sym == module {
+                            E::Sym(no)
+                        } else {
+                            not(e.clone())
+                        }
+                    } else if sym == yes {
+                        not(e.clone())
+                    } else if sym == module {
+                        E::Sym(yes)
+                    } else {
+                        e.clone()
+                    }
+                }
+                E::Sym(s) => E::Cmp(if eq { CmpOp::Eq } else { CmpOp::Ne }, *s, sym),
+            }
+        }
+
+        /// `expr_eliminate_yn`.
+        pub(super) fn yn(&self, e: E) -> E {
+            let (yes, no) = (self.yes(), self.no());
+            match e {
+                E::And(a, b) => {
+                    let (a, b) = (self.yn(*a), self.yn(*b));
+                    match (&a, &b) {
+                        (E::Sym(s), _) if *s == no => E::Sym(no),
+                        (E::Sym(s), _) if *s == yes => b,
+                        (_, E::Sym(s)) if *s == no => E::Sym(no),
+                        (_, E::Sym(s)) if *s == yes => a,
+                        _ => two(Level::And, a, b),
+                    }
+                }
+                E::Or(a, b) => {
+                    let (a, b) = (self.yn(*a), self.yn(*b));
+                    match (&a, &b) {
+                        (E::Sym(s), _) if *s == no => b,
+                        (E::Sym(s), _) if *s == yes => E::Sym(yes),
+                        (_, E::Sym(s)) if *s == no => a,
+                        (_, E::Sym(s)) if *s == yes => E::Sym(yes),
+                        _ => two(Level::Or, a, b),
+                    }
+                }
+                other => other,
+            }
+        }
+
+        /// `expr_eq`.
+        pub(super) fn eq(&self, a: &E, b: &E) -> bool {
+            match (a, b) {
+                (E::Cmp(o1, a1, b1), E::Cmp(o2, a2, b2)) => o1 == o2 && a1 == a2 && b1 == b2,
+                (E::Sym(x), E::Sym(y)) => x == y,
+                (E::Not(x), E::Not(y)) => self.eq(x, y),
+                (E::And(..), E::And(..)) | (E::Or(..), E::Or(..)) => {
+                    let (mut x, mut y) = (a.clone(), b.clone());
+                    self.eliminate_eq(&mut x, &mut y);
+                    matches!((&x, &y), (E::Sym(p), E::Sym(q)) if p == q)
+                }
+                _ => false,
+            }
+        }
+
+        fn elim(&self, l: Level, e1: &mut E, e2: &mut E) {
+            if level(e1) == Some(l) {
+                if let E::And(a, b) | E::Or(a, b) = e1 {
+                    self.elim(l, a, e2);
+                    self.elim(l, b, e2);
+                }
+                return;
+            }
+            if level(e2) == Some(l) {
+                if let E::And(a, b) | E::Or(a, b) = e2 {
+                    self.elim(l, e1, a);
+                    self.elim(l, e1, b);
+                }
+                return;
+            }
+            if let (E::Sym(x), E::Sym(y)) = (&*e1, &*e2)
+                && x == y
+                && (*x == self.yes() || *x == self.no())
+            {
+                return;
+            }
+            if !self.eq(e1, e2) {
+                return;
+            }
+            let v = if l == Level::Or {
+                self.no()
+            } else {
+                self.yes()
+            };
+            *e1 = E::Sym(v);
+            *e2 = E::Sym(v);
+        }
+
+        /// `expr_eliminate_eq`.
+        pub(super) fn eliminate_eq(&self, e1: &mut E, e2: &mut E) {
+            if let Some(l) = level(e1) {
+                self.elim(l, e1, e2);
+            }
+            if std::mem::discriminant(&*e1) != std::mem::discriminant(&*e2)
+                && let Some(l) = level(e2)
+            {
+                self.elim(l, e1, e2);
+            }
+            let a = std::mem::replace(e1, E::Sym(self.yes()));
+            *e1 = self.yn(a);
+            let b = std::mem::replace(e2, E::Sym(self.yes()));
+            *e2 = self.yn(b);
+        }
+
+        fn join(&self, l: Level, e1: &E, e2: &E) -> Option<E> {
+            if self.eq(e1, e2) {
+                return Some(e1.clone());
+            }
+            let simple =
+                |e: &E| matches!(e, E::Cmp(CmpOp::Eq | CmpOp::Ne, ..) | E::Sym(_) | E::Not(_));
+            if !simple(e1) || !simple(e2) {
+                return None;
+            }
+            let left = |e: &E| match e {
+                E::Cmp(_, a, _) | E::Sym(a) => Some(*a),
+                _ => None,
+            };
+            let sym1 = match e1 {
+                E::Not(t) => match &**t {
+                    E::Cmp(CmpOp::Eq | CmpOp::Ne, ..) | E::Sym(_) => left(t),
+                    _ => return None,
+                },
+                e => left(e),
+            }?;
+            let sym2 = match e2 {
+                E::Not(t) => match &**t {
+                    E::Sym(s) => Some(*s),
+                    _ => return None,
+                },
+                e => left(e),
+            }?;
+            if sym1 != sym2 {
+                return None;
+            }
+            let ty = self.ty(sym1);
+            if ty != SymbolType::Bool && ty != SymbolType::Tristate {
+                return None;
+            }
+            let (yes, no, module) = (self.yes(), self.no(), self.module());
+            let rhs = |e: &E| match e {
+                E::Cmp(_, _, b) => Some(*b),
+                _ => None,
+            };
+            let (r1, r2) = (rhs(e1), rhs(e2));
+            let is = |e: &E, op: CmpOp| matches!(e, E::Cmp(o, ..) if *o == op);
+            let is_sym = |e: &E| matches!(e, E::Sym(_));
+            let pair = |x: SymbolId, y: SymbolId| {
+                (r1 == Some(x) && r2 == Some(y)) || (r1 == Some(y) && r2 == Some(x))
+            };
+            match l {
+                Level::Or => {
+                    if ty == SymbolType::Tristate && is(e1, CmpOp::Eq) && is(e2, CmpOp::Eq) {
+                        if pair(yes, module) {
+                            return Some(E::Cmp(CmpOp::Ne, sym1, no));
+                        }
+                        if pair(yes, no) {
+                            return Some(E::Cmp(CmpOp::Ne, sym1, module));
+                        }
+                        if pair(module, no) {
+                            return Some(E::Cmp(CmpOp::Ne, sym1, yes));
+                        }
+                    }
+                    if ty == SymbolType::Bool {
+                        let not_sym = |e: &E| matches!(e, E::Not(t) if matches!(**t, E::Sym(_)));
+                        if (not_sym(e1) && is_sym(e2)) || (not_sym(e2) && is_sym(e1)) {
+                            return Some(E::Sym(yes));
+                        }
+                    }
+                    None
+                }
+                Level::And => {
+                    let sym_and = |a: &E, b: &E, op: CmpOp, r: SymbolId| {
+                        is_sym(a) && is(b, op) && rhs(b) == Some(r)
+                    };
+                    if sym_and(e1, e2, CmpOp::Eq, yes) || sym_and(e2, e1, CmpOp::Eq, yes) {
+                        return Some(E::Cmp(CmpOp::Eq, sym1, yes));
+                    }
+                    if sym_and(e1, e2, CmpOp::Ne, no) || sym_and(e2, e1, CmpOp::Ne, no) {
+                        return Some(E::Sym(sym1));
+                    }
+                    if sym_and(e1, e2, CmpOp::Ne, module) || sym_and(e2, e1, CmpOp::Ne, module) {
+                        return Some(E::Cmp(CmpOp::Eq, sym1, yes));
+                    }
+                    if ty == SymbolType::Tristate {
+                        if let (E::Cmp(CmpOp::Eq, _, s2), E::Cmp(CmpOp::Ne, _, r))
+                        | (E::Cmp(CmpOp::Ne, _, r), E::Cmp(CmpOp::Eq, _, s2)) = (e1, e2)
+                            && self.is_const(*r)
+                            && self.is_const(*s2)
+                        {
+                            return Some(if s2 != r {
+                                E::Cmp(CmpOp::Eq, sym1, *s2)
+                            } else {
+                                E::Sym(no)
+                            });
+                        }
+                        if is(e1, CmpOp::Ne) && is(e2, CmpOp::Ne) {
+                            if pair(yes, no) {
+                                return Some(E::Cmp(CmpOp::Eq, sym1, module));
+                            }
+                            if pair(yes, module) {
+                                return Some(E::Cmp(CmpOp::Eq, sym1, no));
+                            }
+                            if pair(module, no) {
+                                return Some(E::Cmp(CmpOp::Eq, sym1, yes));
+                            }
+                        }
+                    }
+                    None
+                }
+            }
+        }
+
+        fn flatten(e: E, l: Level, out: &mut Vec<E>) {
+            match (l, e) {
+                (Level::And, E::And(a, b)) | (Level::Or, E::Or(a, b)) => {
+                    Self::flatten(*a, l, out);
+                    Self::flatten(*b, l, out);
+                }
+                (_, other) => out.push(other),
+            }
+        }
+
+        fn rebuild(l: Level, leaves: Vec<E>) -> Option<E> {
+            leaves.into_iter().reduce(|a, b| two(l, a, b))
+        }
+
+        fn dups_level(&self, l: Level, leaves: &mut [E], count: &mut u32) {
+            let n = leaves.len();
+            for i in 0..n {
+                for j in 0..n {
+                    if i == j {
+                        continue;
+                    }
+                    if let Some(nl) = level(&leaves[i]) {
+                        let e = std::mem::replace(&mut leaves[i], E::Sym(self.yes()));
+                        let mut sub = Vec::new();
+                        Self::flatten(e, nl, &mut sub);
+                        self.dups_level(nl, &mut sub, count);
+                        if let Some(r) = Self::rebuild(nl, sub) {
+                            leaves[i] = r;
+                        }
+                    }
+                    if let Some(t) = self.join(l, &leaves[i], &leaves[j]) {
+                        leaves[i] = E::Sym(if l == Level::Or {
+                            self.no()
+                        } else {
+                            self.yes()
+                        });
+                        leaves[j] = t;
+                        *count += 1;
+                    }
+                }
+            }
+        }
+
+        /// `expr_eliminate_dups`.
+        pub(super) fn dups(&self, mut e: E) -> E {
+            loop {
+                let mut count = 0;
+                if let Some(l) = level(&e) {
+                    let mut leaves = Vec::new();
+                    Self::flatten(e, l, &mut leaves);
+                    self.dups_level(l, &mut leaves, &mut count);
+                    e = Self::rebuild(l, leaves).unwrap_or(E::Sym(self.yes()));
+                }
+                if count == 0 {
+                    return e;
+                }
+                e = self.yn(e);
+            }
+        }
+
+        pub(super) fn contains(&self, e: &E, sym: SymbolId) -> bool {
+            match e {
+                E::And(a, b) | E::Or(a, b) => self.contains(a, sym) || self.contains(b, sym),
+                E::Sym(s) => *s == sym,
+                E::Cmp(_, a, b) => *a == sym || *b == sym,
+                E::Not(a) => self.contains(a, sym),
+            }
+        }
+
+        pub(super) fn depends(&self, e: &E, sym: SymbolId) -> bool {
+            match e {
+                E::And(a, b) => self.depends(a, sym) || self.depends(b, sym),
+                E::Sym(s) => *s == sym,
+                E::Cmp(CmpOp::Eq, a, b) => *a == sym && (*b == self.yes() || *b == self.module()),
+                E::Cmp(CmpOp::Ne, a, b) => *a == sym && *b == self.no(),
+                _ => false,
+            }
+        }
     }
 }
