@@ -149,8 +149,7 @@ impl Finalizer<'_> {
                     Some(pre) => {
                         let ctx = Ctx { m: self.m };
                         let own = ctx.transform(ctx.rewrite_m(from_expr(pre), modules));
-                        ctx.and(base_c.clone(), Some(own))
-                            .map(|e| ctx.dups(e))
+                        ctx.dups_and(base_c.clone(), Some(own))
                             .as_ref()
                             .map(to_expr)
                     }
@@ -196,7 +195,7 @@ impl Finalizer<'_> {
             .depends
             .as_ref()
             .map(|e| ctx.transform(ctx.rewrite_m(from_expr(e), modules)));
-        let d = ctx.and(parentdep, own).map(|e| ctx.dups(e));
+        let d = ctx.dups_and(parentdep, own);
         self.cdep[menu.0 as usize] = Some(d.clone());
         d
     }
@@ -213,7 +212,7 @@ impl Finalizer<'_> {
         let own = p
             .and_then(|p| self.pre_visible[p.0 as usize].as_ref())
             .map(|e| ctx.transform(ctx.rewrite_m(from_expr(e), modules)));
-        let d = ctx.and(base, own).map(|e| ctx.dups(e));
+        let d = ctx.dups_and(base, own);
         self.cprompt[menu.0 as usize] = Some(d.clone());
         d
     }
@@ -620,6 +619,9 @@ mod simplify {
                 (E::Sym(x), E::Sym(y)) => x == y,
                 (E::Not(x), E::Not(y)) => self.eq(x, y),
                 (E::And(..), E::And(..)) | (E::Or(..), E::Or(..)) => {
+                    if a == b {
+                        return true;
+                    }
                     let (mut x, mut y) = (a.clone(), b.clone());
                     self.eliminate_eq(&mut x, &mut y);
                     matches!((&x, &y), (E::Sym(p), E::Sym(q)) if p == q)
@@ -843,6 +845,36 @@ mod simplify {
                 }
                 e = self.yn(e);
             }
+        }
+
+        /// `dups(base && own)` where `base` is already free of duplicates: when no operand of
+        /// `own` joins with any other operand, nothing can change (two operands of `base`
+        /// could only join after one of them changed), so the full quadratic pass is skipped.
+        pub(super) fn dups_and(&self, base: Option<E>, own: Option<E>) -> Option<E> {
+            let (Some(b), Some(o)) = (&base, &own) else {
+                return self.and(base, own).map(|e| self.dups(e));
+            };
+            let mut bl = Vec::new();
+            let mut ol = Vec::new();
+            Self::flatten(b.clone(), Level::And, &mut bl);
+            Self::flatten(o.clone(), Level::And, &mut ol);
+            let quiet = ol.iter().all(|x| {
+                let Some(nl) = level(x) else { return true };
+                let mut sub = Vec::new();
+                Self::flatten(x.clone(), nl, &mut sub);
+                let mut count = 0;
+                self.dups_level(nl, &mut sub, &mut count);
+                count == 0
+            }) && ol.iter().enumerate().all(|(i, x)| {
+                bl.iter().all(|y| {
+                    self.join(Level::And, x, y).is_none() && self.join(Level::And, y, x).is_none()
+                }) && ol
+                    .iter()
+                    .enumerate()
+                    .all(|(j, y)| i == j || self.join(Level::And, x, y).is_none())
+            });
+            let e = self.and(base, own);
+            if quiet { e } else { e.map(|e| self.dups(e)) }
         }
 
         pub(super) fn contains(&self, e: &E, sym: SymbolId) -> bool {
