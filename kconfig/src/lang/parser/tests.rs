@@ -482,3 +482,32 @@ fn linux_6_1_tree() {
         }
     }
 }
+
+#[test]
+fn simplified_conditions_decide_the_menu_structure() {
+    // The kernel simplifies `!(!S1 && S1 && S1)` to y and `S1 = m` (bool) to n before deciding
+    // whether an entry depends on the config before it: S2 and S3 stay choice members.
+    let p = parse1(
+        "choice\n\tprompt \"c\"\n\
+         config S1\n\tbool \"s1\"\n\
+         config S2\n\tbool \"s2\" if !(!(S1) && S1 && S1)\n\
+         config S3\n\tbool \"s3\"\n\tdepends on S1 = m || S0\n\
+         config S4\n\tbool \"s4\"\n\tdepends on S3\n\
+         endchoice\n",
+    );
+    let m = &p.model;
+    let c = m.symbol(sym(m, "S1").choice.unwrap());
+    let names: Vec<_> = c
+        .choice_members
+        .iter()
+        .map(|&s| m.symbol(s).name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["S1", "S2", "S3"],
+        "S4 depends on S3 and sits under it"
+    );
+    // Stored in the simplified form, as the kernel evaluates it.
+    assert_eq!(dep(m, &props(m, "S2")[0].visible), "<choice>");
+    assert_eq!(dep(m, &sym(m, "S3").dir_dep), "<choice> && (n || S0)");
+}
