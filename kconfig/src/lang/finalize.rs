@@ -144,7 +144,7 @@ impl Finalizer<'_> {
                 if self.m.prop(p).menu != c {
                     continue;
                 }
-                let dep = match &self.pre_visible[p.0 as usize] {
+                let dep = match self.pre_visible.get(p.0 as usize).and_then(Option::as_ref) {
                     None => basedep.clone(),
                     Some(pre) => {
                         let ctx = Ctx { m: self.m };
@@ -210,7 +210,7 @@ impl Finalizer<'_> {
         let p = self.m.menu(menu).prompt;
         let ctx = Ctx { m: self.m };
         let own = p
-            .and_then(|p| self.pre_visible[p.0 as usize].as_ref())
+            .and_then(|p| self.pre_visible.get(p.0 as usize).and_then(Option::as_ref))
             .map(|e| ctx.transform(ctx.rewrite_m(from_expr(e), modules)));
         let d = ctx.dups_and(base, own);
         self.cprompt[menu.0 as usize] = Some(d.clone());

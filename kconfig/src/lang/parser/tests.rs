@@ -511,3 +511,23 @@ fn simplified_conditions_decide_the_menu_structure() {
     assert_eq!(dep(m, &props(m, "S2")[0].visible), "<choice>");
     assert_eq!(dep(m, &sym(m, "S3").dir_dep), "<choice> && (n || S0)");
 }
+
+proptest::proptest! {
+    /// Any soup of Kconfig words, operators, strings, macros and indentation parses or fails
+    /// with an error, never panics.
+    #[test]
+    fn never_panics_on_token_soup(parts in proptest::collection::vec(0usize..40, 0..120)) {
+        const WORDS: [&str; 40] = [
+            "config A", "menuconfig B", "choice", "endchoice", "menu \"m\"", "endmenu", "if A",
+            "endif", "comment \"c\"", "bool", "tristate \"t\"", "int", "hex", "string",
+            "default y", "default A if B", "def_bool m", "select C", "imply D", "depends on",
+            "range 1 2", "help", "  text", "\t", "\n", "(", ")", "&&", "||", "!", "=", "!=",
+            "$(info,x)", "X := $(Y)", "$(F,a", "optional", "modules", "option env=\"E\"",
+            "visible if", "\"str",
+        ];
+        let text: String = parts.iter().map(|&i| format!("{} ", WORDS[i])).collect();
+        let _ = parse_str("K", &text, &env());
+        let lines: String = parts.iter().map(|&i| format!("{}\n", WORDS[i])).collect();
+        let _ = parse_str("K", &lines, &env());
+    }
+}
