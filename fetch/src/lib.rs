@@ -68,12 +68,15 @@ pub mod download;
 pub mod extract;
 mod fetcher;
 pub mod git;
+mod git_http;
 pub mod hg;
 pub mod patch;
 mod pipeline;
 mod progress;
+mod proxy;
 mod source;
 mod staging;
+pub mod tls;
 mod write_pool;
 mod xz;
 
