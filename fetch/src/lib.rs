@@ -26,6 +26,28 @@
 //! Long operations take an interrupt flag (`&AtomicBool`) and report through a progress
 //! callback; every step emits `tracing` spans. The library never prints.
 //!
+//! # https: one TLS stack, one set of settings for every source kind
+//!
+//! Archives, mirrors, git remotes (`https://`, `http://`: libgit2 is built without TLS, and its
+//! http transport is replaced by the fetcher's own HTTP client) and Mercurial repositories all
+//! follow the same settings:
+//!
+//! | setting | effect |
+//! |---|---|
+//! | [`FetcherBuilder::ca_cert`] | also trust the CA certificates of a PEM file |
+//! | [`FetcherBuilder::pinned_cert`] | accept only servers presenting one of these certificates |
+//! | `SSL_CERT_FILE`, `SSL_CERT_DIR` | replace the system's root certificates (as OpenSSL, curl, git) |
+//! | `HTTPS_PROXY` / `https_proxy` | proxy for `https://` URLs (CONNECT tunnel) |
+//! | `http_proxy` (`HTTP_PROXY` outside CGI), `ALL_PROXY` / `all_proxy` | proxy for `http://` URLs, for both |
+//! | `NO_PROXY` / `no_proxy` | comma-separated hosts, `.domains` and networks reached directly (`*` for all) |
+//!
+//! Set the variables before building the fetcher. `GIT_SSL_CAINFO`, `CURL_CA_BUNDLE` and
+//! git's `http.*` settings are not read. Mercurial receives the settings as `--config` values (`web.cacerts`, which would
+//! otherwise come from Debian's `/etc/mercurial/hgrc.d/cacerts.rc`;
+//! `hostsecurity.HOST:fingerprints`; `http_proxy.host`). A certificate failure is not retried;
+//! the error names the URL and its cause chain ends with the reason (`UnknownIssuer`, or "not a
+//! pinned certificate" with the presented certificate's sha256).
+//!
 //! # Example
 //!
 //! ```
