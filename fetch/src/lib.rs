@@ -15,7 +15,7 @@
 //!   backoff and **resumed** with `Range`/`If-Range`; mirrors are tried before the origin; an
 //!   offline mode uses the cache only; concurrent fetchers of one artifact (threads or
 //!   processes) serialize on a file lock and leave one correct entry;
-//! - **extraction is defensive** ([`extract`]): compression detected by magic bytes (gzip, xz,
+//! - **extraction is defensive** ([`extract()`]): compression detected by magic bytes (gzip, xz,
 //!   bzip2, zstd, none), `pax_global_header` treated as metadata, `strip_components`, exec bits
 //!   and mtimes kept; absolute paths, `..`, escaping symlinks and hard links are refused with
 //!   an error naming the entry; device nodes and FIFOs are not created, setuid/setgid dropped;
