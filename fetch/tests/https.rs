@@ -504,3 +504,32 @@ fn hg_over_https_uses_the_ca_and_pin_options() {
     );
     assert!(!tmp.path().join("c").exists());
 }
+
+#[test]
+fn git_plain_http_goes_through_the_same_client() {
+    // A port nobody listens on: the failure comes from the fetcher's HTTP client, not from
+    // libgit2's own http transport.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("http://127.0.0.1:{port}/git/xen.git");
+    let tmp = tempfile::tempdir().unwrap();
+    let f = Fetcher::builder()
+        .cache_dir(tmp.path().join("cache"))
+        .build()
+        .unwrap();
+    let err = f
+        .fetch(&Source::git(&url, "main"), &tmp.path().join("x"), &no())
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Git(git::Error::Http {
+                source: git::HttpError::Request { .. },
+                ..
+            })
+        ),
+        "{}",
+        chain(&err)
+    );
+}
