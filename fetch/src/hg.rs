@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::cache::{Cache, url_key};
 use crate::command::{self, RunError};
-use crate::proxy::HgNetwork;
+use crate::proxy::{HgNetwork, ProxyEnv};
 
 /// The oldest Mercurial accepted (`hg clone -u`, `-T` templates and `HGPLAIN` all work from 4.0).
 pub const MINIMUM_VERSION: (u32, u32) = (4, 0);
@@ -117,8 +117,14 @@ fn hg_remote(network: &HgNetwork) -> Command {
     for value in &network.config {
         command.arg("--config").arg(value);
     }
-    if network.clear_proxy_env {
-        command.env_remove("http_proxy");
+    match &network.proxy_env {
+        ProxyEnv::Keep => {}
+        ProxyEnv::Remove => {
+            command.env_remove("http_proxy");
+        }
+        ProxyEnv::Set(proxy) => {
+            command.env("http_proxy", proxy);
+        }
     }
     command
 }

@@ -41,12 +41,13 @@
 //! | `http_proxy` (`HTTP_PROXY` outside CGI), `ALL_PROXY` / `all_proxy` | proxy for `http://` URLs, for both |
 //! | `NO_PROXY` / `no_proxy` | comma-separated hosts, `.domains` and networks reached directly (`*` for all) |
 //!
-//! Set the variables before building the fetcher. `GIT_SSL_CAINFO`, `CURL_CA_BUNDLE` and
-//! git's `http.*` settings are not read. Mercurial receives the settings as `--config` values (`web.cacerts`, which would
-//! otherwise come from Debian's `/etc/mercurial/hgrc.d/cacerts.rc`;
-//! `hostsecurity.HOST:fingerprints`; `http_proxy.host`). A certificate failure is not retried;
-//! the error names the URL and its cause chain ends with the reason (`UnknownIssuer`, or "not a
-//! pinned certificate" with the presented certificate's sha256).
+//! Set the variables before building the fetcher. `GIT_SSL_CAINFO`, `CURL_CA_BUNDLE` and git's
+//! `http.*` settings are not read. Mercurial receives the settings as `--config` values
+//! (`web.cacerts`, which would otherwise come from Debian's `/etc/mercurial/hgrc.d/cacerts.rc`,
+//! or `hostsecurity.HOST:fingerprints`) and its `http_proxy` variable, set or removed by the same
+//! proxy rules. A certificate failure is not retried; the error names the URL and its cause
+//! chain ends with the reason (`UnknownIssuer`, or "not a pinned certificate" with the presented
+//! certificate's sha256).
 //!
 //! # Example
 //!

@@ -5,7 +5,8 @@
 //! `http://` URLs, `ALL_PROXY`/`all_proxy` for both, except for hosts listed in
 //! `NO_PROXY`/`no_proxy`. Mercurial only reads `http_proxy`, for both schemes, and never
 //! proxies `localhost`; so the decision is made here with the same matcher and handed to `hg`
-//! as `--config http_proxy.*` values.
+//! as its `http_proxy` variable (credentials stay out of the command line and its error
+//! messages) with `--config http_proxy.always=true`.
 
 use hyper_util::client::proxy::matcher::Matcher;
 
@@ -14,8 +15,20 @@ use hyper_util::client::proxy::matcher::Matcher;
 pub(crate) struct HgNetwork {
     /// `--config` values.
     pub config: Vec<String>,
-    /// Remove `http_proxy` from hg's environment (the URL goes direct, or uses another proxy).
-    pub clear_proxy_env: bool,
+    /// hg's `http_proxy` variable.
+    pub proxy_env: ProxyEnv,
+}
+
+/// What to do with hg's `http_proxy` variable.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum ProxyEnv {
+    /// Leave it (not a network URL).
+    #[default]
+    Keep,
+    /// Remove it: the URL goes direct.
+    Remove,
+    /// Set it to this proxy URL.
+    Set(String),
 }
 
 /// The proxy settings of `hg` for `url` (nothing for local paths).
@@ -29,29 +42,26 @@ pub(crate) fn for_hg(url: &str) -> HgNetwork {
     let Some(intercept) = Matcher::from_env().intercept(&uri) else {
         return HgNetwork {
             config: Vec::new(),
-            clear_proxy_env: true,
+            proxy_env: ProxyEnv::Remove,
         };
     };
-    let proxy = intercept.uri();
-    let Some(authority) = proxy.authority() else {
+    let Some(authority) = intercept.uri().authority() else {
         return HgNetwork::default();
     };
-    let mut config = vec![
-        format!(
-            "http_proxy.host={}",
-            authority.as_str().rsplit('@').next().unwrap_or_default()
-        ),
-        // The matcher already applied NO_PROXY; without this hg would skip localhost.
-        "http_proxy.always=true".to_owned(),
-    ];
-    if let Some((user, password)) = credentials(&intercept) {
-        config.push(format!("http_proxy.user={user}"));
-        config.push(format!("http_proxy.passwd={password}"));
-    }
-    tracing::debug!(url, proxy = %authority.host(), "hg goes through the proxy");
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+    let proxy = match credentials(&intercept) {
+        Some((user, password)) => format!("http://{user}:{password}@{host_port}"),
+        None => format!("http://{host_port}"),
+    };
+    tracing::debug!(url, proxy = %host_port, "hg goes through the proxy");
     HgNetwork {
-        config,
-        clear_proxy_env: true,
+        config: vec![
+            // hg prefers a configured host to the variable.
+            "http_proxy.host=".to_owned(),
+            // The matcher already applied NO_PROXY; without this hg would skip localhost.
+            "http_proxy.always=true".to_owned(),
+        ],
+        proxy_env: ProxyEnv::Set(proxy),
     }
 }
 
