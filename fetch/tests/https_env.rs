@@ -1,5 +1,5 @@
-//! The environment every source kind honours, as curl and git do: `SSL_CERT_FILE` replaces the
-//! system's roots, `HTTPS_PROXY`/`https_proxy` send https through a CONNECT proxy, `NO_PROXY`
+//! The environment every source kind honours, as curl and git do: `SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` replace the system's roots, `HTTPS_PROXY`/`https_proxy` send https through a CONNECT proxy, `NO_PROXY`
 //! bypasses it. Archives, git and Mercurial each fetch from a real TLS server on loopback;
 //! a CONNECT proxy counts the tunnels.
 //!
@@ -124,6 +124,14 @@ fn environment_selects_roots_and_proxy_for_every_source_kind() {
     set("SSL_CERT_FILE", &pki.ca_pem);
     fetch_all(&sites, &tmp.path().join("cert-file")).unwrap();
     assert_eq!(proxy.tunnel_count(), 0);
+
+    // SSL_CERT_DIR does too (the proxy steps below run with it).
+    let cert_dir = tmp.path().join("certs");
+    std::fs::create_dir(&cert_dir).unwrap();
+    std::fs::copy(&pki.ca_pem, cert_dir.join("kforge-test-ca.pem")).unwrap();
+    clear("SSL_CERT_FILE");
+    set("SSL_CERT_DIR", &cert_dir);
+    fetch_kinds(&sites, &tmp.path().join("cert-dir"), &["archive", "hg"]).unwrap();
 
     // HTTPS_PROXY: every kind goes through the proxy.
     set("HTTPS_PROXY", proxy.url());
