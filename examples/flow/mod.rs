@@ -39,6 +39,10 @@ pub struct Common {
     /// Use only the download cache.
     #[arg(long)]
     pub offline: bool,
+    /// Also trust the CA certificates of this PEM file for https sources (archives, git,
+    /// Mercurial); repeatable. SSL_CERT_FILE/SSL_CERT_DIR and HTTPS_PROXY/NO_PROXY are honoured.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
     /// Allow archives without a pinned sha256 (the hash is computed and reported to pin).
     #[arg(long)]
     pub allow_unpinned: bool,
@@ -712,6 +716,9 @@ impl Run {
         }
         for mirror in &self.common.mirror {
             builder = builder.mirror(mirror);
+        }
+        for ca in &self.common.ca_cert {
+            builder = builder.ca_cert(ca);
         }
         Ok((
             builder.build().context("setting up the download cache")?,
