@@ -19,10 +19,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which tool's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheTool {
     /// ccache.
@@ -131,7 +131,7 @@ pub enum Error {
 }
 
 /// Counters at one moment. A field is `None` when the tool does not count it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Compilations answered from the cache.
     pub hits: Option<u64>,
@@ -144,7 +144,7 @@ pub struct CacheStats {
 }
 
 /// What a build did to the counters: `after - before`, with both readings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheReport {
     /// The tool.
     pub tool: CacheTool,

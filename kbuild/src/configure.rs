@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::make::{DEFAULT_KILL_GRACE, absolute};
-use crate::outcome::{Failure, Outcome, Verdict, join_command, judge};
+use crate::outcome::{EnvChange, Failure, Invocation, Outcome, Verdict, join_command, judge};
 use crate::output::{Line, LineCallback};
 use crate::process::{self, Input, SpawnError, Spec};
 
@@ -283,7 +283,13 @@ impl Configure {
                 source,
             },
         })?;
-        match judge(running.wait(), command, Vec::new()) {
+        let invocation = Invocation {
+            command,
+            targets: Vec::new(),
+            env: EnvChange::list(&self.env),
+            dir: cwd.clone(),
+        };
+        match judge(running.wait(), invocation) {
             Verdict::Success(outcome) => Ok(outcome),
             Verdict::LogError(outcome, source) => Err(Error::LogFile {
                 path: outcome.log_file.unwrap_or_default(),

@@ -69,5 +69,5 @@ pub use kernel::{
     ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Reproducible, ResolveStrategy,
 };
 pub use make::{Make, RunningMake, default_jobs};
-pub use outcome::{Failure, Outcome, Status};
+pub use outcome::{EnvChange, Failure, Outcome, Status};
 pub use output::{Line, LineKind, Stream, classify};

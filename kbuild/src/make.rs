@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::cache::{CacheProbe, CacheReport, CacheStats, CacheTool};
-use crate::outcome::{Failure, Outcome, Verdict, judge};
+use crate::outcome::{EnvChange, Failure, Invocation, Outcome, Verdict, judge};
 use crate::output::{Line, LineCallback};
 use crate::process::{self, Input, Running, SpawnError, Spec};
 
@@ -387,6 +387,11 @@ impl Make {
         self.build_dir.as_deref()
     }
 
+    /// The log file, if one was set.
+    pub fn get_log_file(&self) -> Option<&Path> {
+        self.log_file.as_deref()
+    }
+
     /// The targets.
     pub fn get_targets(&self) -> &[String] {
         &self.targets
@@ -503,8 +508,13 @@ impl Make {
         })?;
         Ok(RunningMake {
             running,
-            command: command_text,
-            targets: self.targets.clone(),
+            invocation: Invocation {
+                command: command_text,
+                targets: self.targets.clone(),
+                env: EnvChange::list(&self.env),
+                // make runs with -C; its own working directory is this process's.
+                dir: std::env::current_dir().unwrap_or_else(|_| self.dir.clone()),
+            },
             cache,
         })
     }
@@ -520,8 +530,7 @@ impl Make {
 #[derive(Debug)]
 pub struct RunningMake {
     running: Running,
-    command: Vec<String>,
-    targets: Vec<String>,
+    invocation: Invocation,
     cache: Option<(CacheProbe, Result<CacheStats, crate::cache::Error>)>,
 }
 
@@ -534,7 +543,7 @@ impl RunningMake {
     /// Wait for the end, honouring the timeout and the interrupt flag.
     pub fn wait(self) -> Result<Outcome, Error> {
         let finished = self.running.wait();
-        match judge(finished, self.command, self.targets) {
+        match judge(finished, self.invocation) {
             Verdict::Success(mut outcome) => {
                 if let Some((probe, before)) = self.cache {
                     match before.and_then(|b| Ok((b, probe.read()?))) {

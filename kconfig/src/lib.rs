@@ -52,6 +52,7 @@ mod tree;
 mod value;
 mod verify;
 
+pub use atomic::write_atomic;
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
 pub use diff::{Changed, ConfigDiff, diff};

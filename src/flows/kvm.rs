@@ -16,14 +16,21 @@
 //! the 2008 sources, URLs and versions.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Result, bail};
-use kforge::kbuild::{Configure, Make};
-use kforge::kconfig::Mode;
-use kforge::toolchain::{Discovery, Requirement, Selection};
+use kforge_kbuild::{Configure, Make};
+use kforge_kconfig::Mode;
+use kforge_toolchain::{Discovery, Requirement, Selection};
 
-use super::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
-use super::{Artifact, Common, CompilerRecord, PlannedStep, Run, archive_stem, shell_line};
+use super::{Common, Finished, files_under};
+use crate::error::{Context as _, Error};
+use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
+use crate::observe::Observer;
+use crate::record::{Artifact, CompilerRecord};
+use crate::reproduce::{ArchiveFetch, archive_stem, fetch_commands, quote_path, shell_line};
+use crate::steps::{PlannedStep, Run};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The HOWTO's kernel.
 pub const HOWTO_KERNEL_URL: &str =
@@ -193,7 +200,7 @@ fn settings(args: &Args) -> Result<Settings> {
         src: out.join("src").join(archive_stem(&kernel_url)),
         build: out.join("linux-build"),
         arch: args.arch.clone(),
-        base: args.config.parse::<BaseConfig>()?,
+        base: BaseConfig::from_arg(&args.config),
         fragments,
         verify_mode: if args.verify_warn_only {
             Mode::Warn
@@ -277,15 +284,14 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             "fetch-userland",
             "Fetch, verify and extract the userland",
             {
-                let mut c = super::fetch_commands(url, args.userland_sha256.as_deref(), dir);
-                c.extend(args.userland_patch.iter().map(|p| {
-                    format!(
-                        "patch -p1 -d {} < {}",
-                        super::shell_quote(&dir.display().to_string()),
-                        super::shell_quote(&p.display().to_string())
-                    )
-                }));
-                c
+                fetch_commands(&ArchiveFetch {
+                    url,
+                    mirrors: &run_for_commands.options().mirrors,
+                    sha256: args.userland_sha256.as_deref(),
+                    strip_components: 1,
+                    dest: dir,
+                    patches: &args.userland_patch,
+                })
             },
         ));
         steps.push(PlannedStep::new(
@@ -296,8 +302,8 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
                 "./configure with the selected compiler, --kerneldir and --prefix"
             },
             vec![format!(
-                "cd {} && {}",
-                super::shell_quote(&dir.display().to_string()),
+                "(cd {} && {})",
+                quote_path(dir),
                 shell_line(configure_line(
                     s,
                     "<selected compiler>",
@@ -309,43 +315,54 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             "make-userland",
             &format!("make {}", s.userland_targets.join(" ")),
             vec![shell_line(
-                userland_make(run_for_commands, dir, &s.userland_targets).command_line(),
+                userland_make_planned(run_for_commands, dir, &s.userland_targets).command_line(),
             )],
         ));
     }
     steps
 }
 
-fn userland_make(run: &Run, dir: &std::path::Path, targets: &[String]) -> Make {
+fn userland_make(dir: &std::path::Path, targets: &[String]) -> Make {
     let mut make = Make::new(dir);
-    make.targets(targets.iter().cloned())
-        .log_file(run.logs.join("userland-make.log"))
-        .interrupt(std::sync::Arc::clone(&run.interrupt))
-        .on_line(run.ui.line_callback());
-    if let Some(jobs) = run.common.jobs {
+    make.targets(targets.iter().cloned());
+    make
+}
+
+/// The userland make as the run will supervise it (for the plan's command line).
+fn userland_make_planned(run: &Run, dir: &std::path::Path, targets: &[String]) -> Make {
+    let mut make = userland_make(dir, targets);
+    if let Some(jobs) = run.options().jobs {
         make.jobs(jobs);
     }
     make
 }
 
-/// Run the KVM flow. Returns the summary; build.json, reproduce.sh and summary.txt are in the
-/// output directory whether it passed or failed.
-pub fn run(args: Args) -> Result<String> {
-    let s = settings(&args)?;
+/// Run the KVM flow, reporting to `observer`, watching `interrupt` (Ctrl-C). `build.json`,
+/// `reproduce.sh` and `summary.txt` are in the output directory whether it passed or failed.
+pub fn run(
+    args: &Args,
+    observer: Arc<dyn Observer>,
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<Finished> {
+    let s = settings(args)?;
     let mode = match args.mode {
         KvmMode::Modern => "modern",
         KvmMode::Howto => "howto",
     };
-    let mut run = Run::new("kvm", mode, &args.common, &s.out, Vec::new())?;
-    let steps = plan(&args, &s, &run);
+    let mut run = Run::new(
+        "kvm",
+        mode,
+        &s.out,
+        args.common.run_options(interrupt),
+        observer,
+    )?;
+    let steps = plan(args, &s, &run);
     run.set_plan(steps);
     if args.common.plan {
-        run.print_plan();
-        return Ok(String::new());
+        return Ok(Finished::Planned(run.plan_text()));
     }
-    std::fs::create_dir_all(&run.logs)?;
-    let result = body(&args, &s, &mut run);
-    super::finish_run(&mut run, result)
+    let result = body(args, &s, &mut run);
+    Ok(Finished::Ran(Box::new(run.finish(result)?)))
 }
 
 fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
@@ -355,20 +372,20 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         let requirement: Requirement = args
             .cc_req
             .parse()
-            .map_err(|e| anyhow::anyhow!("--cc-req {:?}: {e}", args.cc_req))?;
+            .with_context(|| format!("--cc-req {:?}", args.cc_req))?;
         Some(run.step("select-compiler", |run| {
             let found = Discovery::new().run()?;
-            let chosen = Selection::new(requirement.clone())
-                .select(&found)
-                .map_err(|e| {
+            let chosen = match Selection::new(requirement.clone()).select(&found) {
+                Ok(chosen) => chosen.clone(),
+                Err(err) => {
                     run.hint = Some(
                         "install a matching compiler (the line above), or pass --cc-req with a \
                          requirement this machine meets, e.g. --cc-req 'gcc >=11'"
                             .into(),
                     );
-                    anyhow::anyhow!("{e}")
-                })?
-                .clone();
+                    return Err(err.into());
+                }
+            };
             run.step_note(chosen.describe());
             run.record.compiler = Some(CompilerRecord {
                 requirement: requirement.to_string(),
@@ -396,6 +413,7 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             &s.kernel_url,
             kernel_sha.as_deref(),
             &s.kernel.src,
+            &[],
         )
     })?;
 
@@ -427,13 +445,15 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             let outcome = s.kernel.modules(run, dir)?;
             let kos = s.kernel.built_modules(dir);
             if kos.is_empty() {
-                bail!(
+                return Err(Error::refused(format!(
                     "make M={dir} modules succeeded but left no .ko in {} (is the module =m in the final .config?)",
                     s.kernel.build.join(dir).display()
-                );
+                )));
             }
             for ko in &kos {
-                run.record.artifacts.push(Artifact::of(ko)?);
+                run.record
+                    .artifacts
+                    .push(Artifact::of(ko).map_err(|e| Error::io("hash", ko, e))?);
             }
             run.step_note(format!(
                 "{} module(s): {}",
@@ -460,49 +480,50 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     if let (Some(url), Some(dir), Some(cc)) = (&s.userland_url, &s.userland_dir, &cc) {
         let sha = args.userland_sha256.clone();
         run.step("fetch-userland", |run| {
-            run.fetch_archive_patched("userland", url, sha.as_deref(), dir, &args.userland_patch)
+            run.fetch_archive("userland", url, sha.as_deref(), dir, &args.userland_patch)
         })?;
         run.step("configure-userland", |run| {
-            run.ui.start_status("configure");
+            run.command_started("configure");
             let line = configure_line(s, &cc.command, &args.configure_arg);
             let mut configure = Configure::new(dir);
             configure
                 .args(line[1..].iter())
-                .log_file(run.logs.join("userland-configure.log"))
-                .interrupt(std::sync::Arc::clone(&run.interrupt))
-                .on_line(run.ui.line_callback());
+                .log_file(run.logs().join("userland-configure.log"))
+                .interrupt(Arc::clone(run.interrupt()))
+                .on_line(run.line_callback());
             let outcome = configure.run()?;
-            run.set_log(outcome.log_file.clone());
-            run.set_commands(vec![format!(
-                "cd {} && {}",
-                super::shell_quote(&dir.display().to_string()),
-                shell_line(&line)
-            )]);
+            run.record_outcome(&outcome);
             Ok(())
         })?;
         run.step("make-userland", |run| {
-            run.ui
-                .start_status(&format!("make {}", s.userland_targets.join(" ")));
-            let outcome = userland_make(run, dir, &s.userland_targets).run()?;
-            run.set_log(outcome.log_file.clone());
-            run.set_commands(vec![shell_line(&outcome.command)]);
+            let mut make = userland_make(dir, &s.userland_targets);
+            make.log_file(run.logs().join("userland-make.log"));
+            run.supervise_make(&mut make, &format!("make {}", s.userland_targets.join(" ")));
+            // The userland is built with the compiler chosen above, not through the wrapper.
+            let outcome = make.run()?;
+            run.record_outcome(&outcome);
             // What was built (targets that name files) and installed.
             for target in &s.userland_targets {
                 for candidate in [dir.join(target), dir.join("build").join(target)] {
                     if candidate.is_file() {
-                        run.record.artifacts.push(Artifact::of(&candidate)?);
+                        run.record.artifacts.push(
+                            Artifact::of(&candidate)
+                                .map_err(|e| Error::io("hash", &candidate, e))?,
+                        );
                     }
                 }
             }
             if s.userland_targets.iter().any(|t| t == "install") {
-                let installed = super::files_under(&s.prefix);
+                let installed = files_under(&s.prefix);
                 run.step_note(format!(
                     "{} file(s) installed under {}",
                     installed.len(),
                     s.prefix.display()
                 ));
                 for file in installed.iter().take(40) {
-                    run.record.artifacts.push(Artifact::of(file)?);
+                    run.record
+                        .artifacts
+                        .push(Artifact::of(file).map_err(|e| Error::io("hash", file, e))?);
                 }
             }
             Ok(())
