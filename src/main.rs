@@ -39,6 +39,9 @@ enum Command {
     /// Kernel helpers: release string, prepare for external modules.
     #[command(subcommand)]
     Kernel(cli::kernel::Cmd),
+    /// Read and compare the build.json records runs leave.
+    #[command(subcommand)]
+    Record(cli::record::Cmd),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Tree(cmd) => cli::tree::run(cmd, &out),
         Command::Fetch(cmd) => cli::fetch::run(cmd, &out),
         Command::Kernel(cmd) => cli::kernel::run(cmd, &out),
+        Command::Record(cmd) => cli::record::run(cmd, &out),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod fetch;
 pub mod kernel;
+pub mod record;
 pub mod toolchain;
 pub mod tree;
 
