@@ -151,22 +151,13 @@ impl Failure {
     }
 }
 
-/// Join a command line for display, quoting arguments with spaces or quotes.
+/// Join a command line for display, each word quoted for a POSIX shell (`shlex`).
 pub(crate) fn join_command(command: &[String]) -> String {
-    let mut out = String::new();
-    for (i, arg) in command.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        if arg.is_empty() || arg.contains([' ', '\t', '"', '\'', '$']) {
-            out.push('\'');
-            out.push_str(&arg.replace('\'', "'\\''"));
-            out.push('\'');
-        } else {
-            out.push_str(arg);
-        }
-    }
-    out
+    command
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| format!("{w:?}"), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl fmt::Display for Failure {

@@ -50,20 +50,13 @@ pub(crate) enum RunError {
     Io(std::io::Error),
 }
 
-/// Render a command line for messages.
+/// Render a command line for messages, each word quoted for a POSIX shell (`shlex`).
 pub(crate) fn display_command(program: &Path, args: &[OsString]) -> String {
     std::iter::once(program.as_os_str())
         .chain(args.iter().map(OsString::as_os_str))
         .map(|a| {
             let s = a.to_string_lossy();
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=+,:@%".contains(c))
-            {
-                s.into_owned()
-            } else {
-                format!("'{}'", s.replace('\'', "'\\''"))
-            }
+            shlex::try_quote(&s).map_or_else(|_| format!("{s:?}"), |q| q.into_owned())
         })
         .collect::<Vec<_>>()
         .join(" ")
