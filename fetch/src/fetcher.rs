@@ -57,6 +57,21 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the fetch stopped because the caller's interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            Error::Download(download::Error::Interrupted)
+            | Error::Extract(extract::Error::Interrupted)
+            | Error::Git(git::Error::Interrupted)
+            | Error::Hg(hg::Error::Interrupted)
+            | Error::Patch(patch::Error::Interrupted) => true,
+            Error::Copy { source, .. } => source.kind() == io::ErrorKind::Interrupted,
+            _ => false,
+        }
+    }
+}
+
 /// The result of a fetch, for reports and `build.json`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Fetched {
