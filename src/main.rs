@@ -51,10 +51,8 @@ fn main() -> ExitCode {
         json: args.json,
         quiet: args.quiet,
     };
-    if matches!(args.command, Command::Fetch(_) | Command::Kernel(_)) {
-        // Long-running commands: Ctrl-C stops them cleanly. Before any thread is started.
-        cli::interrupt_flag();
-    }
+    // Ctrl-C stops every subcommand cleanly (exit status 130).
+    cli::interrupt_flag();
     let result = match args.command {
         Command::Toolchain(cmd) => cli::toolchain::run(cmd, &out),
         Command::Config(cmd) => cli::config::run(cmd, &out),
@@ -67,7 +65,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             cli::print_error(&err);
-            ExitCode::FAILURE
+            if cli::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
