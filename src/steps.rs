@@ -422,7 +422,19 @@ impl Run {
                 make.jobs(jobs);
             }
             make.cache_stats(cache_tool(wrapper.kind));
+            if let Some((key, value)) = self.cache_base_dir() {
+                make.env(key, value);
+            }
         }
+    }
+
+    /// With ccache in reproducible mode: `CCACHE_BASEDIR` set to the output directory, so the
+    /// absolute source and build paths of a run (both under it) are hashed relative to the
+    /// working directory, and a run into another output directory of the same layout hits.
+    fn cache_base_dir(&self) -> Option<(&'static str, String)> {
+        let wrapper = self.record.wrapper.as_ref()?;
+        (wrapper.kind == WrapperKind::Ccache && self.record.reproducible)
+            .then(|| ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()))
     }
 
     /// The same for a kernel tree: logs, interrupt, lines, `-j`, the wrapper, and reproducible
@@ -445,6 +457,9 @@ impl Run {
                 tree.jobs(jobs);
             }
             tree.cache_stats(cache_tool(wrapper.kind));
+            if let Some((key, value)) = self.cache_base_dir() {
+                tree.env(key, value);
+            }
         }
         if self.record.reproducible {
             tree.reproducible(Reproducible::default());

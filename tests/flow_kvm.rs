@@ -624,3 +624,39 @@ fn kvm_flow_with_distcc_plans_and_refuses_a_missing_host_list() {
     );
     assert!(!fx.out("out-nohosts").join("linux-build").exists());
 }
+
+#[test]
+fn with_ccache_a_second_output_directory_hits_the_cache() {
+    common::require_tool("ccache", "ccache");
+    let fx = Fixture::new();
+    let cache = fx.root.join("ccache");
+    let wrapper = [
+        "--cc-wrapper",
+        "ccache",
+        "--cc-cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let counters = |out: &Path| {
+        let json = build_json(out);
+        assert_eq!(json["reproducible"], true, "{json}");
+        json["cache"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["step"] == "kvm-modules")
+            .unwrap_or_else(|| panic!("no counters for kvm-modules: {json}"))["report"]
+            .clone()
+    };
+    flow::kvm::run(fx.args(&fx.out("first"), &wrapper)).expect("first run");
+    let first = counters(&fx.out("first"));
+    assert_eq!(first["misses"], 3, "{first}");
+    // Another output directory: other source and build paths, the same objects.
+    flow::kvm::run(fx.args(&fx.out("second"), &wrapper)).expect("second run");
+    let second = counters(&fx.out("second"));
+    assert_eq!(second["hits"], 3, "{second}");
+    assert_eq!(second["misses"], 0, "{second}");
+    // Reproducible mode keeps the paths out of the modules themselves.
+    let ko =
+        |out: &str| std::fs::read(fx.out(out).join("linux-build/arch/x86/kvm/kvm.ko")).unwrap();
+    assert_eq!(sha256_hex(&ko("first")), sha256_hex(&ko("second")));
+}
