@@ -8,21 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Dead, or a zombie waiting for its new parent to reap it.
 fn gone(pid: i32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(s)
-                if s.rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-            {
-                return true;
-            }
-            Ok(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    false
+    kforge_process::wait_for_exit(pid, Duration::from_secs(5))
 }
 
 fn read_pid(path: &Path) -> i32 {

@@ -321,54 +321,52 @@ pub fn group_has_live_members(pgid: i32) -> bool {
         // Without /proc, assume someone is there: the caller signals, which is harmless.
         return true;
     };
-    let wanted = pgid.to_string();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name
+    entries.flatten().any(|entry| {
+        entry
+            .file_name()
             .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1);
-        if pgrp == Some(wanted.as_str()) && !matches!(state, Some("Z" | "X")) {
+            .and_then(|n| n.parse::<i32>().ok())
+            .and_then(stat)
+            .is_some_and(|(state, pgrp)| pgrp == pgid && !matches!(state, 'Z' | 'X'))
+    })
+}
+
+/// Whether the process `pid` has exited: it is gone, or a zombie waiting to be reaped.
+pub fn has_exited(pid: i32) -> bool {
+    stat(pid).is_none_or(|(state, _)| matches!(state, 'Z' | 'X'))
+}
+
+/// Wait up to `timeout` for [`has_exited`]; whether it did.
+pub fn wait_for_exit(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if has_exited(pid) {
             return true;
         }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(TICK);
     }
-    false
+}
+
+/// A process's state letter and process group, from `/proc/PID/stat`.
+fn stat(pid: i32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Dead, or a zombie waiting for its new parent to reap it.
     fn gone(pid: i32) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-                Err(_) => return true,
-                Ok(stat)
-                    if stat
-                        .rsplit(')')
-                        .next()
-                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-                {
-                    return true;
-                }
-                Ok(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        false
+        wait_for_exit(pid, Duration::from_secs(5))
     }
 
     #[test]

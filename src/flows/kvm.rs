@@ -19,10 +19,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kforge_kbuild::{Configure, Make};
-use kforge_kconfig::Mode;
+use kforge_kconfig::Mode as VerifyMode;
 use kforge_toolchain::{Discovery, Requirement, Selection};
 
-use super::{Common, Finished, files_under};
+use super::{Common, Finished, Mode, files_under};
 use crate::error::{Context as _, Error};
 use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
 use crate::observe::Observer;
@@ -56,22 +56,13 @@ CONFIG_KVM_INTEL=m
 CONFIG_KVM_AMD=m
 ";
 
-/// Which era's sources and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KvmMode {
-    /// Today's kernel with in-tree KVM (`M=arch/x86/kvm`), QEMU or any userland tarball.
-    Modern,
-    /// The 2008 HOWTO: linux-2.6.23, kvm-snapshot-20080117, `--qemu-cc` with GCC 3.x.
-    Howto,
-}
-
 /// Build KVM the way the 2008 HOWTO did, on today's sources by default.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "kvm", version)]
 pub struct Args {
     /// Which sources and steps: today's, or the HOWTO's own.
     #[arg(long, value_enum, default_value = "modern")]
-    pub mode: KvmMode,
+    pub mode: Mode,
     /// Kernel tarball URL (http, https or file). Default: modern Debian's linux-source-6.1,
     /// howto linux-2.6.23 from kernel.org.
     #[arg(long, value_name = "URL")]
@@ -154,7 +145,7 @@ struct Settings {
 }
 
 fn settings(args: &Args) -> Result<Settings> {
-    let howto = args.mode == KvmMode::Howto;
+    let howto = args.mode == Mode::Howto;
     let out = args
         .common
         .out
@@ -203,9 +194,9 @@ fn settings(args: &Args) -> Result<Settings> {
         base: BaseConfig::from_arg(&args.config),
         fragments,
         verify_mode: if args.verify_warn_only {
-            Mode::Warn
+            VerifyMode::Warn
         } else {
-            Mode::Strict
+            VerifyMode::Strict
         },
         fix_tree: args.fix_tree,
         config_dir: out.join("config"),
@@ -345,10 +336,7 @@ pub fn run(
     interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<Finished> {
     let s = settings(args)?;
-    let mode = match args.mode {
-        KvmMode::Modern => "modern",
-        KvmMode::Howto => "howto",
-    };
+    let mode = args.mode.as_str();
     let mut run = Run::new(
         "kvm",
         mode,

@@ -16,6 +16,25 @@ use std::sync::atomic::AtomicBool;
 
 use crate::steps::{RunOptions, WrapperOptions};
 
+/// Which era's sources and steps a flow follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Today's sources and steps (the default).
+    Modern,
+    /// The 2008 HOWTO's own sources, URLs, versions and steps.
+    Howto,
+}
+
+impl Mode {
+    /// `modern` or `howto`, as recorded in `build.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Modern => "modern",
+            Mode::Howto => "howto",
+        }
+    }
+}
+
 /// Options every flow takes.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Common {

@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use kforge_fetch::{Source, hg};
 use kforge_kbuild::Make;
-use kforge_kconfig::{BuildDir, Config, Mode, SourceTree};
+use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode, SourceTree};
 
-use super::{Common, Finished, files_under};
+use super::{Common, Finished, Mode, files_under};
 use crate::error::{Context as _, Error};
 use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan};
 use crate::observe::Observer;
@@ -64,22 +64,13 @@ CONFIG_XEN_GNTDEV=m
 CONFIG_XEN_DEV_EVTCHN=m
 ";
 
-/// Which era's sources and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum XenMode {
-    /// Xen 4.x `make dist-xen`, plus a dom0 kernel config verified in an O= directory.
-    Modern,
-    /// The 2008 HOWTO: Xen 3.2.0, the xenified 2.6.18 kernel from Mercurial, `make dist`.
-    Howto,
-}
-
 /// Build Xen the way the 2008 HOWTO did, or a current Xen with a dom0 kernel config.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "xen", version)]
 pub struct Args {
     /// Which sources and steps.
     #[arg(long, value_enum, default_value = "modern")]
-    pub mode: XenMode,
+    pub mode: Mode,
     /// Xen tarball URL (http, https or file). Default: howto xen-3.2.0, modern xen-4.17.5.
     #[arg(long, value_name = "URL")]
     pub xen: Option<String>,
@@ -160,7 +151,7 @@ fn checkout_name(repo_url: &str) -> String {
 }
 
 fn settings(args: &Args) -> Result<Settings> {
-    let howto = args.mode == XenMode::Howto;
+    let howto = args.mode == Mode::Howto;
     let out = args
         .common
         .out
@@ -213,9 +204,9 @@ fn settings(args: &Args) -> Result<Settings> {
             base: BaseConfig::from_arg(&args.config),
             fragments,
             verify_mode: if args.verify_warn_only {
-                Mode::Warn
+                VerifyMode::Warn
             } else {
-                Mode::Strict
+                VerifyMode::Strict
             },
             fix_tree: args.fix_tree,
             config_dir: out.join("config"),
@@ -334,7 +325,7 @@ pub fn run(
     interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<Finished> {
     let s = settings(args)?;
-    let mode = if s.howto { "howto" } else { "modern" };
+    let mode = args.mode.as_str();
     let mut run = Run::new(
         "xen",
         mode,
