@@ -38,30 +38,6 @@ pub enum Error {
         /// The missing field (`VERSION` or `PATCHLEVEL`).
         field: &'static str,
     },
-    /// The config file to install could not be read.
-    #[error("cannot read the config file {path}: {source}")]
-    ReadConfig {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The config file to install does not look like a kernel `.config`.
-    #[error(
-        "{path} does not look like a kernel .config (no `CONFIG_…=` or `# CONFIG_… is not set` line)"
-    )]
-    NotAConfig {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The config could not be installed into the build directory.
-    #[error("cannot install the config as {path}: {source}")]
-    InstallConfig {
-        /// The destination.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
     /// A make step failed.
     #[error(transparent)]
     Make(#[from] make::Error),
@@ -553,45 +529,6 @@ impl KernelTree {
             strategy,
             outcome,
         })
-    }
-
-    /// Install `config` as the build's `.config`: written atomically (temp file + rename), the
-    /// previous one kept as `.config.old`. Returns the destination.
-    pub fn install_config(&self, config: &Path) -> Result<PathBuf, Error> {
-        let text = std::fs::read(config).map_err(|source| Error::ReadConfig {
-            path: config.to_owned(),
-            source,
-        })?;
-        let looks_like_config = String::from_utf8_lossy(&text).lines().any(|l| {
-            l.starts_with("CONFIG_") && l.contains('=')
-                || l.starts_with("# CONFIG_") && l.ends_with(" is not set")
-        });
-        if !looks_like_config {
-            return Err(Error::NotAConfig {
-                path: config.to_owned(),
-            });
-        }
-        let dest = self.config_path();
-        let install = |dest: &Path| -> std::io::Result<()> {
-            let dir = dest.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".config.kforge-{}.tmp", std::process::id()));
-            std::fs::write(&tmp, &text)?;
-            if dest.exists()
-                && let Err(err) = std::fs::copy(dest, dir.join(".config.old"))
-            {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(err);
-            }
-            std::fs::rename(&tmp, dest).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
-        };
-        install(&dest).map_err(|source| Error::InstallConfig {
-            path: dest.clone(),
-            source,
-        })?;
-        Ok(dest)
     }
 
     /// Prepare the tree for building external modules: `modules_prepare` where the top

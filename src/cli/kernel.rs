@@ -333,11 +333,20 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     let config_installed = match &args.config {
         Some(config) => {
-            let dest = tree.install_config(config)?;
+            // kforge-kconfig's install: checked line by line, written atomically and synced,
+            // a different previous .config kept as .config.old.
+            let parsed = kforge_kconfig::Config::read(config)?;
+            let dir = tree.config_path();
+            let dir = dir.parent().unwrap_or(std::path::Path::new("."));
+            let installed = kforge_kconfig::BuildDir::new(dir).install_config(&parsed)?;
             if !out.quiet && !out.json {
-                println!("installed {} as {}", config.display(), dest.display());
+                println!(
+                    "installed {} as {}",
+                    config.display(),
+                    installed.path.display()
+                );
             }
-            Some(dest)
+            Some(installed.path)
         }
         None => {
             if !tree.config_path().is_file() {
