@@ -18,6 +18,7 @@ use crate::{Sha256Digest, Source, copy, git, hg};
 /// Why a fetch failed. Nothing is left under the destination name, nothing unverified under a
 /// cache name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Downloading or verifying failed.
     #[error(transparent)]
@@ -38,7 +39,7 @@ pub enum Error {
     #[error(transparent)]
     Staging(#[from] StagingError),
     /// Copying a local directory failed.
-    #[error("copying {from} failed: {source}")]
+    #[error("copying {from} failed")]
     Copy {
         /// The directory copied.
         from: PathBuf,
@@ -47,7 +48,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A cache file operation failed.
-    #[error("cache {path}: {source}")]
+    #[error("cache {path}")]
     Cache {
         /// The path.
         path: PathBuf,

@@ -79,9 +79,10 @@ impl std::str::FromStr for CacheTool {
 
 /// Errors of reading counters.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The stats command could not be started.
-    #[error("cannot run `{command}`: {source} (Debian: apt-get install {package})")]
+    #[error("cannot run `{command}` (Debian: apt-get install {package})")]
     Spawn {
         /// The command.
         command: String,
@@ -119,7 +120,7 @@ pub enum Error {
         var: &'static str,
     },
     /// The client log exists but cannot be read.
-    #[error("cannot read the {tool} client log {path}: {source}")]
+    #[error("cannot read the {tool} client log {path}")]
     ReadLog {
         /// The tool.
         tool: CacheTool,

@@ -14,6 +14,7 @@ use crate::process::{self, Input, SpawnError, Spec};
 
 /// Errors of [`Configure::run`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// There is no configure script.
     #[error(
@@ -35,7 +36,7 @@ pub enum Error {
         mode: u32,
     },
     /// The directory to run in could not be created.
-    #[error("cannot create the build directory {path}: {source}")]
+    #[error("cannot create the build directory {path}")]
     BuildDir {
         /// The directory.
         path: PathBuf,
@@ -43,7 +44,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The log file could not be created or written.
-    #[error("cannot write the log file {path}: {source}")]
+    #[error("cannot write the log file {path}")]
     LogFile {
         /// The log file.
         path: PathBuf,
@@ -51,7 +52,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The script could not be started (e.g. a bad `#!` interpreter line).
-    #[error("cannot run {path}: {source} (check its #! line names an installed interpreter)")]
+    #[error("cannot run {path} (check its #! line names an installed interpreter)")]
     Spawn {
         /// The script.
         path: PathBuf,

@@ -17,6 +17,7 @@ use crate::output::{Line, LineCallback};
 
 /// Errors of the [`KernelTree`] steps.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The top Makefile could not be read.
     #[error(

@@ -16,6 +16,7 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Errors of [`Make::run`] and [`Make::spawn`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A destructive target was asked for without [`Make::allow_destructive`].
     #[error(
@@ -46,7 +47,7 @@ pub enum Error {
         dir: PathBuf,
     },
     /// The `O=` build directory could not be created.
-    #[error("cannot create the build directory {path}: {source}")]
+    #[error("cannot create the build directory {path}")]
     BuildDir {
         /// The directory.
         path: PathBuf,
@@ -54,7 +55,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The log file could not be created or written.
-    #[error("cannot write the log file {path}: {source}")]
+    #[error("cannot write the log file {path}")]
     LogFile {
         /// The log file.
         path: PathBuf,
@@ -554,8 +555,16 @@ impl RunningMake {
                             outcome.cache = Some(report);
                         }
                         Err(err) => {
-                            tracing::warn!(error = %err, "cannot read the compiler wrapper's counters");
-                            outcome.cache_error = Some(err.to_string());
+                            // The message and its cause, since only text is kept.
+                            let mut text = err.to_string();
+                            let mut cause = std::error::Error::source(&err);
+                            while let Some(c) = cause {
+                                text.push_str(": ");
+                                text.push_str(&c.to_string());
+                                cause = c.source();
+                            }
+                            tracing::warn!(error = %text, "cannot read the compiler wrapper's counters");
+                            outcome.cache_error = Some(text);
                         }
                     }
                 }

@@ -162,6 +162,7 @@ impl Discovered {
 /// Why a discovery could not run at all (a broken compiler is not such a reason: see
 /// [`Discovered::broken`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No search path was given and `PATH` is not set.
     #[error("PATH is not set and no search path was given: set PATH or call Discovery::path")]

@@ -109,6 +109,7 @@ impl std::str::FromStr for WrapperKind {
 
 /// Errors of finding and configuring a [`Wrapper`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Not a wrapper this crate knows.
     #[error("unknown compiler wrapper {name:?}: expected ccache, sccache, distcc or icecc")]
