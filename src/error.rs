@@ -64,9 +64,15 @@ impl Error {
         }
     }
 
-    /// Whether the run stopped because its interrupt flag was raised.
+    /// Whether the run stopped because its interrupt flag was raised (here, or in the library
+    /// operation that failed).
     pub fn is_interrupted(&self) -> bool {
-        matches!(self, Error::Interrupted { .. })
+        let source: &(dyn std::error::Error + 'static) = match self {
+            Error::Interrupted { .. } => return true,
+            Error::Operation { source, .. } | Error::Library(source) => source.as_ref(),
+            _ => return false,
+        };
+        library_interrupted(source)
     }
 }
 
@@ -123,3 +129,28 @@ library_errors!(
     kforge_toolchain::select::Error,
     kforge_toolchain::wrapper::Error,
 );
+
+/// Whether `err` (or a cause of it) is a library error that says the interrupt flag stopped it.
+fn library_interrupted(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let interrupted = e
+            .downcast_ref::<kforge_fetch::Error>()
+            .is_some_and(kforge_fetch::Error::is_interrupted)
+            || e.downcast_ref::<kforge_fetch::hg::Error>()
+                .is_some_and(|e| matches!(e, kforge_fetch::hg::Error::Interrupted))
+            || e.downcast_ref::<kforge_kbuild::make::Error>()
+                .is_some_and(kforge_kbuild::make::Error::is_interrupted)
+            || e.downcast_ref::<kforge_kbuild::configure::Error>()
+                .is_some_and(kforge_kbuild::configure::Error::is_interrupted)
+            || e.downcast_ref::<kforge_kbuild::kernel::Error>()
+                .is_some_and(kforge_kbuild::kernel::Error::is_interrupted)
+            || e.downcast_ref::<kforge_toolchain::discover::Error>()
+                .is_some_and(kforge_toolchain::discover::Error::is_interrupted);
+        if interrupted {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}

@@ -64,6 +64,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
+            if out.json {
+                cli::print_json_error(&err);
+            }
             cli::print_error(&err);
             if cli::interrupted() {
                 ExitCode::from(130)

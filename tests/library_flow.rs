@@ -312,4 +312,21 @@ fn record_diff_names_what_differs_between_two_runs() {
         err.contains("bogus.json") && err.contains("schema_version 1"),
         "{err}"
     );
+    // With --json the failure is a JSON object on stdout, the cause chain included.
+    let json = std::process::Command::new(kforge)
+        .args(["--json", "record", "diff"])
+        .args([&bogus, &ja])
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(error["error"], "reading the first record");
+    assert!(
+        error["causes"][0]
+            .as_str()
+            .unwrap()
+            .contains("schema_version 1"),
+        "{error}"
+    );
+    assert_eq!(error["interrupted"], false);
 }

@@ -88,6 +88,11 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Whether the run stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted(_))
+    }
 }
 
 /// An autotools-style `./configure` run.

@@ -20,9 +20,7 @@ use crate::output::{Line, LineCallback};
 #[non_exhaustive]
 pub enum Error {
     /// The top Makefile could not be read.
-    #[error(
-        "cannot read {path}: {source} (KernelTree::new takes the top directory of a Linux source tree)"
-    )]
+    #[error("cannot read {path} (KernelTree::new takes the top directory of a Linux source tree)")]
     ReadMakefile {
         /// The Makefile.
         path: PathBuf,
@@ -50,6 +48,13 @@ pub enum Error {
         /// `kernelrelease` or `kernelversion`.
         target: &'static str,
     },
+}
+
+impl Error {
+    /// Whether a make step stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Make(e) if e.is_interrupted())
+    }
 }
 
 /// The version in a tree's top Makefile (`VERSION`, `PATCHLEVEL`, `SUBLEVEL`, `EXTRAVERSION`).

@@ -63,9 +63,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// make could not be started.
-    #[error(
-        "cannot run {program:?}: {source} (is GNU make installed? Debian: apt-get install make)"
-    )]
+    #[error("cannot run {program:?} (is GNU make installed? Debian: apt-get install make)")]
     Spawn {
         /// The program.
         program: OsString,
@@ -100,6 +98,11 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// Whether the run stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted(_))
     }
 }
 

@@ -90,6 +90,17 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
         .init();
 }
 
+/// With `--json`, a failure is a JSON object on stdout too: `{"error": "...", "causes":
+/// [...], "interrupted": bool}`.
+pub fn print_json_error(err: &anyhow::Error) {
+    let value = serde_json::json!({
+        "error": err.to_string(),
+        "causes": err.chain().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
+        "interrupted": interrupted(),
+    });
+    println!("{value}");
+}
+
 /// Print an error and its chain of causes on stderr.
 pub fn print_error(err: &anyhow::Error) {
     eprintln!("error: {err}");

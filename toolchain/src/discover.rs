@@ -175,6 +175,13 @@ pub enum Error {
     Thread(#[source] std::io::Error),
 }
 
+impl Error {
+    /// Whether discovery stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted)
+    }
+}
+
 /// Identity cache key: the binary's inode and content stamp, so an upgraded compiler is re-run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FileKey {
