@@ -115,7 +115,7 @@ pub struct Args {
     pub no_dom0: bool,
     /// Report lost config values as warnings instead of failing.
     #[arg(long)]
-    pub verify_warn_only: bool,
+    pub warn_only: bool,
     /// Move a stray .config out of the kernel source tree instead of failing.
     #[arg(long)]
     pub fix_tree: bool,
@@ -203,7 +203,7 @@ fn settings(args: &Args) -> Result<Settings> {
             arch: args.arch.clone(),
             base: BaseConfig::from_arg(&args.config),
             fragments,
-            verify_mode: if args.verify_warn_only {
+            verify_mode: if args.warn_only {
                 VerifyMode::Warn
             } else {
                 VerifyMode::Strict
