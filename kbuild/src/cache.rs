@@ -62,17 +62,25 @@ impl fmt::Display for CacheTool {
     }
 }
 
+/// A name that is not one of the compiler wrappers kforge reads counters of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown compiler wrapper {name:?}: expected ccache, sccache, distcc or icecc")]
+pub struct UnknownTool {
+    /// The name given.
+    pub name: String,
+}
+
 impl std::str::FromStr for CacheTool {
-    type Err = String;
-    fn from_str(s: &str) -> Result<CacheTool, String> {
+    type Err = UnknownTool;
+    fn from_str(s: &str) -> Result<CacheTool, UnknownTool> {
         match s.trim().to_ascii_lowercase().as_str() {
             "ccache" => Ok(CacheTool::Ccache),
             "sccache" => Ok(CacheTool::Sccache),
             "distcc" => Ok(CacheTool::Distcc),
             "icecc" | "icecream" => Ok(CacheTool::Icecc),
-            _ => Err(format!(
-                "unknown compiler wrapper {s:?}: expected ccache, sccache, distcc or icecc"
-            )),
+            _ => Err(UnknownTool {
+                name: s.to_string(),
+            }),
         }
     }
 }

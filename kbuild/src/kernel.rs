@@ -78,11 +78,14 @@ impl KernelVersion {
             path: path.clone(),
             source,
         })?;
-        KernelVersion::parse_makefile(&text).map_err(|field| Error::NoVersion { path, field })
+        KernelVersion::parse_makefile(&text).map_err(|e| Error::NoVersion {
+            path,
+            field: e.field,
+        })
     }
 
     /// Parse the head of a top Makefile; on failure, the missing field.
-    pub fn parse_makefile(text: &str) -> Result<KernelVersion, &'static str> {
+    pub fn parse_makefile(text: &str) -> Result<KernelVersion, MissingVersionField> {
         let value = |key: &str| -> Option<String> {
             text.lines().take(64).find_map(|line| {
                 let rest = line.strip_prefix(key)?.trim_start();
@@ -90,8 +93,10 @@ impl KernelVersion {
                 Some(rest.trim().to_owned())
             })
         };
-        let number = |key: &'static str| -> Result<u32, &'static str> {
-            value(key).and_then(|v| v.parse().ok()).ok_or(key)
+        let number = |key: &'static str| -> Result<u32, MissingVersionField> {
+            value(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or(MissingVersionField { field: key })
         };
         Ok(KernelVersion {
             version: number("VERSION")?,
@@ -126,6 +131,14 @@ impl fmt::Display for KernelVersion {
             self.version, self.patchlevel, self.sublevel, self.extraversion
         )
     }
+}
+
+/// A top Makefile without a numeric `VERSION` or `PATCHLEVEL` among its first lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no numeric {field} in the top Makefile's first 64 lines")]
+pub struct MissingVersionField {
+    /// `VERSION` or `PATCHLEVEL`.
+    pub field: &'static str,
 }
 
 /// How a `.config` is brought up to date without prompting.
@@ -664,7 +677,7 @@ mod tests {
         assert_eq!(v.to_string(), "2.6.18.8-xen");
         assert_eq!(
             KernelVersion::parse_makefile("all:\n\techo hi\n"),
-            Err("VERSION")
+            Err(MissingVersionField { field: "VERSION" })
         );
     }
 
