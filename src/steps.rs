@@ -325,6 +325,13 @@ impl Run {
         let result = f(self);
         self.observer.command_finished();
         let interrupted = result.is_err() && self.interrupt.load(Ordering::SeqCst);
+        if let Err(err) = &result
+            && let Some(failure) = make_failure(err)
+        {
+            // What ran and failed, as it ran, with its log.
+            self.set_commands(vec![reproduce::failure_line(failure)]);
+            self.set_log(failure.log_file.clone());
+        }
         if let Some(step) = self.record.steps.last_mut() {
             step.duration_ms = millis(start.elapsed());
             step.status = match (&result, interrupted) {
@@ -703,6 +710,32 @@ impl Run {
                 .verification(self.verification_text.as_deref()),
         )
     }
+}
+
+/// The make or configure failure report inside `err`, if a make or configure run failed.
+fn make_failure(err: &Error) -> Option<&kforge_kbuild::Failure> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = match err {
+        Error::Operation { source, .. } | Error::Library(source) => Some(source.as_ref()),
+        _ => None,
+    };
+    while let Some(e) = current {
+        if let Some(f) = e
+            .downcast_ref::<kforge_kbuild::make::Error>()
+            .and_then(kforge_kbuild::make::Error::failure)
+            .or_else(|| match e.downcast_ref::<kforge_kbuild::kernel::Error>() {
+                Some(kforge_kbuild::kernel::Error::Make(m)) => m.failure(),
+                _ => None,
+            })
+            .or_else(|| {
+                e.downcast_ref::<kforge_kbuild::configure::Error>()
+                    .and_then(kforge_kbuild::configure::Error::failure)
+            })
+        {
+            return Some(f);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// An error and its causes on one line (`a: b: c`), for the record.

@@ -330,3 +330,34 @@ fn record_diff_names_what_differs_between_two_runs() {
     );
     assert_eq!(error["interrupted"], false);
 }
+
+#[test]
+fn a_failed_make_step_records_the_command_as_it_ran_and_its_log() {
+    let fx = Fixture::new("hi");
+    let out = fx.root.join("out");
+    let err = hello_flow(
+        &fx,
+        &out,
+        "no-such-target",
+        fx.options(),
+        Arc::new(Collector::new()),
+    )
+    .expect_err("make fails");
+    assert!(!err.is_interrupted());
+    let record = BuildRecord::read(out.join("build.json")).unwrap();
+    assert_eq!(record.result, RunResult::Fail);
+    let build = record.step("build").unwrap();
+    assert_eq!(build.status, StepStatus::Failed);
+    assert!(
+        build.commands[0].starts_with("(cd ") && build.commands[0].ends_with(" no-such-target)"),
+        "{:?}",
+        build.commands
+    );
+    let log = std::fs::read_to_string(build.log.as_ref().expect("the log")).unwrap();
+    assert!(log.contains("no-such-target"), "{log}");
+    assert!(
+        record.error.as_deref().unwrap().contains("no-such-target"),
+        "{:?}",
+        record.error
+    );
+}
