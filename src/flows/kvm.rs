@@ -109,7 +109,7 @@ pub struct Args {
     #[arg(long, value_name = "FLAG")]
     pub cc_flag: Option<String>,
     /// Install prefix of the userland (howto: /opt/kvm-snapshot-20080117; modern:
-    /// <out>/install).
+    /// `<out>/install`).
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
     /// Extra ./configure argument (repeatable), e.g. --target-list=x86_64-softmmu.

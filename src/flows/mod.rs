@@ -62,11 +62,11 @@ pub struct Common {
     /// steps run in reproducible mode, so a second output directory hits the cache.
     #[arg(long, value_name = "WRAPPER")]
     pub cc_wrapper: Option<kforge_toolchain::WrapperKind>,
-    /// distcc hosts, DISTCC_HOSTS syntax ('HOST[:PORT][/SLOTS] …'); -j defaults to the total
+    /// distcc hosts, DISTCC_HOSTS syntax (`HOST[:PORT][/SLOTS] …`); -j defaults to the total
     /// of the slots.
     #[arg(long, value_name = "HOSTS", requires = "cc_wrapper")]
     pub distcc_hosts: Option<String>,
-    /// icecream scheduler (HOST[:PORT]), given to iceccd as ICECC_SCHEDULER.
+    /// icecream scheduler (`HOST[:PORT]`), given to iceccd as ICECC_SCHEDULER.
     #[arg(long, value_name = "ADDR", requires = "cc_wrapper")]
     pub icecc_scheduler: Option<String>,
     /// A private cache directory for ccache or sccache (CCACHE_DIR / SCCACHE_DIR).

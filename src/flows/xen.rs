@@ -91,7 +91,7 @@ pub struct Args {
     /// (with .hg) named linux-2.6.18-xen.hg beside the Xen tree, as select-repository wants.
     #[arg(long, value_name = "DIR")]
     pub kernel_checkout: Option<PathBuf>,
-    /// (howto) XEN_TARGET_ARCH, the suffix of the build-linux-*_<arch> directory.
+    /// (howto) XEN_TARGET_ARCH, the suffix of the `build-linux-*_<arch>` directory.
     #[arg(long, default_value = "x86_32")]
     pub xen_arch: String,
     /// The kernel config: `running`, a .config file, or (modern) `defconfig`. Howto: copied
