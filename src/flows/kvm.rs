@@ -336,21 +336,18 @@ pub fn run(
     interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<Finished> {
     let s = settings(args)?;
-    let mode = args.mode.as_str();
-    let mut run = Run::new(
-        "kvm",
-        mode,
-        &s.out,
-        args.common.run_options(interrupt),
+    let flow = super::Flow {
+        name: "kvm",
+        mode: args.mode,
+        out: &s.out,
+        common: &args.common,
+    };
+    flow.run(
         observer,
-    )?;
-    let steps = plan(args, &s, &run);
-    run.set_plan(steps);
-    if args.common.plan {
-        return Ok(Finished::Planned(run.plan_text()));
-    }
-    let result = body(args, &s, &mut run);
-    Ok(Finished::Ran(Box::new(run.finish(result)?)))
+        interrupt,
+        |run| plan(args, &s, run),
+        |run| body(args, &s, run),
+    )
 }
 
 fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {

@@ -105,6 +105,40 @@ impl Common {
     }
 }
 
+/// What both flows do around their steps: start the run, plan, print the plan or run the
+/// body, finish the record.
+struct Flow<'a> {
+    name: &'static str,
+    mode: Mode,
+    out: &'a std::path::Path,
+    common: &'a Common,
+}
+
+impl Flow<'_> {
+    fn run(
+        &self,
+        observer: Arc<dyn crate::observe::Observer>,
+        interrupt: Option<Arc<AtomicBool>>,
+        plan: impl FnOnce(&crate::steps::Run) -> Vec<crate::steps::PlannedStep>,
+        body: impl FnOnce(&mut crate::steps::Run) -> Result<(), crate::Error>,
+    ) -> Result<Finished, crate::Error> {
+        let mut run = crate::steps::Run::new(
+            self.name,
+            self.mode.as_str(),
+            self.out,
+            self.common.run_options(interrupt),
+            observer,
+        )?;
+        let steps = plan(&run);
+        run.set_plan(steps);
+        if self.common.plan {
+            return Ok(Finished::Planned(run.plan_text()));
+        }
+        let result = body(&mut run);
+        Ok(Finished::Ran(Box::new(run.finish(result)?)))
+    }
+}
+
 /// Regular files under `dir` (sorted), for artifact lists.
 pub fn files_under(dir: impl AsRef<std::path::Path>) -> Vec<PathBuf> {
     let mut out = Vec::new();
