@@ -673,9 +673,12 @@ impl Run {
     /// hand the summary to the observer. Returns the record when `result` is `Ok`, the error
     /// otherwise (an error writing the files wins only when the run itself succeeded).
     pub fn finish(&mut self, result: Result<(), Error>) -> Result<BuildRecord, Error> {
-        self.record.default_cc = kforge_toolchain::Compiler::identify("gcc")
-            .ok()
-            .map(|c| c.describe());
+        if !self.interrupt.load(Ordering::SeqCst) {
+            // Not after Ctrl-C: the user wants the program to end now.
+            self.record.default_cc = kforge_toolchain::Compiler::identify("gcc")
+                .ok()
+                .map(|c| c.describe());
+        }
         match &result {
             Ok(()) => self.record.result = RunResult::Pass,
             Err(err) => {
