@@ -14,6 +14,7 @@ use crate::progress::{self, Phase, ProgressFn};
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The URL could not be parsed.
     #[error("invalid URL {url:?}: {reason}")]

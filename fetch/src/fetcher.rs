@@ -19,6 +19,7 @@ use crate::{Sha256Digest, Source, copy, git, hg, proxy};
 /// Why a fetch failed. Nothing is left under the destination name, nothing unverified under a
 /// cache name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Downloading or verifying failed.
     #[error(transparent)]
@@ -42,7 +43,7 @@ pub enum Error {
     #[error(transparent)]
     Staging(#[from] StagingError),
     /// Copying a local directory failed.
-    #[error("copying {from} failed: {source}")]
+    #[error("copying {from} failed")]
     Copy {
         /// The directory copied.
         from: PathBuf,
@@ -51,7 +52,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A cache file operation failed.
-    #[error("cache {path}: {source}")]
+    #[error("cache {path}")]
     Cache {
         /// The path.
         path: PathBuf,
@@ -59,6 +60,21 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+impl Error {
+    /// Whether the fetch stopped because the caller's interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            Error::Download(download::Error::Interrupted)
+            | Error::Extract(extract::Error::Interrupted)
+            | Error::Git(git::Error::Interrupted)
+            | Error::Hg(hg::Error::Interrupted)
+            | Error::Patch(patch::Error::Interrupted) => true,
+            Error::Copy { source, .. } => source.kind() == io::ErrorKind::Interrupted,
+            _ => false,
+        }
+    }
 }
 
 /// The result of a fetch, for reports and `build.json`.

@@ -12,6 +12,7 @@ use crate::progress::{self, Phase, ProgressFn};
 
 /// Why a git fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// libgit2 reported an error.
     #[error("git {action} {url}: {source}")]

@@ -16,9 +16,10 @@ const INSTALL_HINT: &str = "install Mercurial: `apt-get install mercurial` (Debi
 
 /// Why a Mercurial fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `hg` is not on `PATH`.
-    #[error("the `hg` command was not found ({source}); {hint}", hint = INSTALL_HINT)]
+    #[error("the `hg` command was not found; {hint}", hint = INSTALL_HINT)]
     NotInstalled {
         /// The underlying error.
         #[source]
@@ -59,7 +60,7 @@ pub enum Error {
         mirror: PathBuf,
     },
     /// The cache could not be locked or prepared.
-    #[error("hg cache {path}: {source}")]
+    #[error("hg cache {path}")]
     Cache {
         /// The path.
         path: PathBuf,

@@ -98,6 +98,7 @@ mod value;
 mod verify;
 pub mod lang;
 
+pub use atomic::write_atomic;
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
 pub use diff::{Changed, ConfigDiff, diff};
