@@ -151,6 +151,19 @@ struct Setup {
     cache: String,
 }
 
+impl Setup {
+    /// `kforge [--json] config SUB --kernel-src TREE --arch x86_64 ARGS…` in the work directory.
+    fn config(&self, json: bool, sub: &str, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = Vec::new();
+        if json {
+            all.push("--json");
+        }
+        all.extend(["config", sub, "--kernel-src", &self.src, "--arch", "x86_64"]);
+        all.extend(args);
+        kforge(self.work.path(), &all)
+    }
+}
+
 fn setup() -> Setup {
     let tree = kernel_tree();
     let work = tempfile::tempdir().expect("tempdir");
@@ -172,21 +185,10 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     std::fs::write(s.work.path().join("in.config"), input).expect("write input");
     let expected = conf(&s.tree, &Op::OldDefconfig, Some(input));
 
-    let o = kforge(
-        s.work.path(),
-        &[
-            "config",
-            "resolve",
-            "--kernel-src",
-            &s.src,
-            "--arch",
-            "x86_64",
-            "--probe-cache",
-            &s.cache,
-            "in.config",
-            "-o",
-            "out.config",
-        ],
+    let o = s.config(
+        false,
+        "resolve",
+        &["--probe-cache", &s.cache, "in.config", "-o", "out.config"],
     );
     ok(&o);
     assert_same(
@@ -209,22 +211,10 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     }
 
     // --json: the same warnings as typed diagnostics with file and line, and the probes.
-    let o = kforge(
-        s.work.path(),
-        &[
-            "--json",
-            "config",
-            "resolve",
-            "--kernel-src",
-            &s.src,
-            "--arch",
-            "x86_64",
-            "--probe-cache",
-            &s.cache,
-            "in.config",
-            "-o",
-            "out2.config",
-        ],
+    let o = s.config(
+        true,
+        "resolve",
+        &["--probe-cache", &s.cache, "in.config", "-o", "out2.config"],
     );
     let j = json(ok(&o));
     let diagnostics = j["diagnostics"].as_array().expect("diagnostics");
@@ -286,21 +276,10 @@ fn new_makes_every_target_like_conf() {
     for (target, op) in cases {
         let expected = conf(&s.tree, &op, None);
         let out = format!("{target}.config");
-        ok(&kforge(
-            s.work.path(),
-            &[
-                "config",
-                "new",
-                "--kernel-src",
-                &s.src,
-                "--arch",
-                "x86_64",
-                "--probe-cache",
-                &s.cache,
-                target,
-                "-o",
-                &out,
-            ],
+        ok(&s.config(
+            false,
+            "new",
+            &["--probe-cache", &s.cache, target, "-o", &out],
         ));
         assert_same(target, expected.config(), &read(&s.work.path().join(&out)));
     }
@@ -309,20 +288,10 @@ fn new_makes_every_target_like_conf() {
     let file = "CONFIG_LOG_BUF_SHIFT=20\n# CONFIG_MODULES is not set\nCONFIG_E1000=y\n";
     std::fs::write(s.work.path().join("my.defconfig"), file).expect("write");
     let expected = conf(&s.tree, &Op::Defconfig(file.into()), None);
-    ok(&kforge(
-        s.work.path(),
-        &[
-            "config",
-            "new",
-            "--kernel-src",
-            &s.src,
-            "--arch",
-            "x86_64",
-            "--no-probe-cache",
-            "./my.defconfig",
-            "-o",
-            "file.config",
-        ],
+    ok(&s.config(
+        false,
+        "new",
+        &["--no-probe-cache", "./my.defconfig", "-o", "file.config"],
     ));
     assert_same(
         "defconfig file",
@@ -338,21 +307,10 @@ fn savedefconfig_is_conf_s_minimal_config() {
         "CONFIG_E1000=m\nCONFIG_NR_CPUS=64\nCONFIG_LOG_BUF_SHIFT=18\n# CONFIG_NET is not set\n";
     std::fs::write(s.work.path().join("full.config"), input).expect("write");
     let expected = conf(&s.tree, &Op::SaveDefconfig, Some(input));
-    ok(&kforge(
-        s.work.path(),
-        &[
-            "config",
-            "savedefconfig",
-            "--kernel-src",
-            &s.src,
-            "--arch",
-            "x86_64",
-            "--probe-cache",
-            &s.cache,
-            "full.config",
-            "-o",
-            "defconfig",
-        ],
+    ok(&s.config(
+        false,
+        "savedefconfig",
+        &["--probe-cache", &s.cache, "full.config", "-o", "defconfig"],
     ));
     assert_same(
         "savedefconfig",
@@ -364,43 +322,16 @@ fn savedefconfig_is_conf_s_minimal_config() {
 #[test]
 fn errors_say_what_and_where_and_write_nothing() {
     let s = setup();
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["config"].iter().map(|a| a.to_string()).collect();
-        v.extend(extra.iter().map(|a| a.to_string()));
-        v
-    };
-    let run = |a: Vec<String>| {
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        kforge(s.work.path(), &refs)
-    };
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
 
     // A missing input names the file.
-    let o = run(args(&[
-        "resolve",
-        "--kernel-src",
-        &s.src,
-        "--arch",
-        "x86_64",
-        "missing.config",
-        "-o",
-        "out.config",
-    ]));
+    let o = s.config(false, "resolve", &["missing.config", "-o", "out.config"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("missing.config"), "{}", stderr(&o));
     assert!(!s.work.path().join("out.config").exists());
 
     // An unknown target lists the known ones.
-    let o = run(args(&[
-        "new",
-        "--kernel-src",
-        &s.src,
-        "--arch",
-        "x86_64",
-        "allsomeconfig",
-        "-o",
-        "out.config",
-    ]));
+    let o = s.config(false, "new", &["allsomeconfig", "-o", "out.config"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("allsomeconfig") && stderr(&o).contains("allnoconfig"),
@@ -414,16 +345,7 @@ fn errors_say_what_and_where_and_write_nothing() {
         "arch/x86/Kconfig",
         "config X86_64\n\tdef_bool y\n\tfrobnicate\n",
     );
-    let o = run(args(&[
-        "new",
-        "--kernel-src",
-        &s.src,
-        "--arch",
-        "x86_64",
-        "allnoconfig",
-        "-o",
-        "out.config",
-    ]));
+    let o = s.config(false, "new", &["allnoconfig", "-o", "out.config"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("arch/x86/Kconfig:3"), "{}", stderr(&o));
     assert!(!s.work.path().join("out.config").exists());

@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let k = Kconfig::from_model(parsed.model, "/nonexistent", "x86");
-    for target in [Target::AllNo, Target::AllYes, Target::AllMod, Target::AllDef] {
+    for target in [
+        Target::AllNo,
+        Target::AllYes,
+        Target::AllMod,
+        Target::AllDef,
+    ] {
         if let Ok(r) = k.new_config(&target) {
             let _ = r.to_config_string();
             let _ = r.to_savedefconfig_string();

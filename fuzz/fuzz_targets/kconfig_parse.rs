@@ -15,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
         .map(|part| String::from_utf8_lossy(part).into_owned())
         .collect();
     let names: Vec<String> = (0..texts.len())
-        .map(|i| if i == 0 { "Kconfig".to_string() } else { format!("K{i}") })
+        .map(|i| {
+            if i == 0 {
+                "Kconfig".to_string()
+            } else {
+                format!("K{i}")
+            }
+        })
         .collect();
     let files: Vec<(&str, &str)> = names
         .iter()

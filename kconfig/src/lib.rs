@@ -91,12 +91,13 @@ mod config;
 mod diff;
 mod fragment;
 mod kconfig_index;
+pub mod lang;
 mod merge;
 mod running;
 mod tree;
 mod value;
 mod verify;
-pub mod lang;
+mod verify_why;
 
 pub use atomic::write_atomic;
 pub use build_dir::{BuildDir, InstallError, Installed};

@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::fragment::Source;
 use crate::kconfig_index::{KconfigIndex, SymbolDefinition};
+use crate::lang::explain::{Cause, Explanation};
+use crate::lang::fix::Proposal;
 use crate::merge::Requested;
 use crate::value::Value;
 
@@ -127,6 +129,19 @@ pub struct Lost {
     /// Every symbol named in those `depends on` lines, with its value in the final `.config`
     /// (`None`: absent), so the unmet one stands out.
     pub dependencies: Vec<DependencyValue>,
+    /// The evaluated explanation of the symbol in the final configuration (with the Kconfig
+    /// evaluator: [`Verification::explain_with_kconfig`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Box<Explanation>>,
+    /// What stands in the way, down to settable symbols and facts (architecture, compiler).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<Cause>,
+    /// The proposed extra lines that make this value land (verified by resolving again).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
+    /// Why no extra line makes it land, when none does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cannot_land: Option<String>,
 }
 
 /// A symbol named in a lost symbol's `depends on`, with its value in the final `.config`.
@@ -166,6 +181,10 @@ pub struct UnrequestedChange {
     /// Whether the kernel's Kconfig files define the symbol (`None`: not checked; see
     /// [`Verification::explain_with`]).
     pub defined_in_kernel: Option<bool>,
+    /// What gave the new value (`selected by X`, `default … at file:line`), with the Kconfig
+    /// evaluator ([`Verification::explain_with_kconfig`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// The result of [`verify`]: every requested value that did not land, and (with a base) every
@@ -186,6 +205,10 @@ pub struct Verification {
     pub lost: Vec<Lost>,
     /// Values that changed relative to the base although no fragment asked, by symbol name.
     pub unrequested: Vec<UnrequestedChange>,
+    /// The extra lines that make the lost values land, checked by resolving again (with the
+    /// Kconfig evaluator: [`Verification::explain_with_kconfig`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Proposal>,
 }
 
 /// Strict verification found lost values; the error displays the full report.
@@ -241,6 +264,10 @@ fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) ->
             reason: LossReason::classify(&request.value, landed, modules_off),
             definition: None,
             dependencies: Vec::new(),
+            explanation: None,
+            root_causes: Vec::new(),
+            fix: Vec::new(),
+            cannot_land: None,
         });
     }
     let mut unrequested = Vec::new();
@@ -270,6 +297,7 @@ fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) ->
                 landed: final_config.get(name).cloned(),
                 kind,
                 defined_in_kernel: None,
+                cause: None,
             });
         }
     }
@@ -281,6 +309,7 @@ fn check(requested: &Requested, final_config: &Config, base: Option<&Config>) ->
         landed: requested.len() - lost.len(),
         lost,
         unrequested,
+        fix: None,
     };
     tracing::debug!(
         lost = verification.lost.len(),
@@ -438,8 +467,16 @@ impl fmt::Display for Verification {
                     },
                     lost.source,
                 )?;
-                writeln!(f, "  {:<width$}  why: {}", "", lost.reason.explanation(p))?;
-                if let Some(def) = &lost.definition {
+                if lost.explanation.is_none() {
+                    writeln!(f, "  {:<width$}  why: {}", "", lost.reason.explanation(p))?;
+                } else {
+                    self.write_evaluated(f, lost, width)?;
+                }
+                if let Some(def) = lost
+                    .definition
+                    .as_ref()
+                    .filter(|_| lost.explanation.is_none())
+                {
                     writeln!(
                         f,
                         "  {:<width$}  defined at {}:{}",
@@ -499,6 +536,27 @@ impl fmt::Display for Verification {
                 )?;
             }
         }
+        if let Some(fix) = &self.fix
+            && !fix.lines.is_empty()
+        {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "proposed fix ({} of {} requested values land with it, checked by resolving again):",
+                fix.outcomes.iter().filter(|o| o.lands).count(),
+                fix.outcomes.len()
+            )?;
+            for l in &fix.lines {
+                writeln!(f, "  {}", l.request.line())?;
+            }
+            if !fix.changes.is_empty() {
+                writeln!(
+                    f,
+                    "  (these lines also change {})",
+                    plural(fix.changes.len(), "other value", "other values")
+                )?;
+            }
+        }
         if let Some(base) = &self.base {
             writeln!(f)?;
             if self.unrequested.is_empty() {
@@ -552,7 +610,7 @@ impl fmt::Display for Verification {
                 for change in items.iter().take(shown) {
                     writeln!(
                         f,
-                        "    {p}{}: {} -> {}{}",
+                        "    {p}{}: {} -> {}{}{}",
                         change.symbol,
                         DisplayLanded(change.base.as_ref()),
                         DisplayLanded(change.landed.as_ref()),
@@ -560,6 +618,10 @@ impl fmt::Display for Verification {
                             "  (not in this kernel)"
                         } else {
                             ""
+                        },
+                        match &change.cause {
+                            Some(c) => format!("  ({c})"),
+                            None => String::new(),
                         }
                     )?;
                 }

@@ -82,15 +82,13 @@ struct Case {
     expected: String,
 }
 
-/// `make -C SRC O=OUT ARCH=ARCH args…` with the environment a user with no build variables set
-/// would have; panics with make's output on failure.
-fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
+/// `make -s -C DIR args…` with the environment of a user who set no build variables; panics
+/// with make's output on failure.
+fn make_in(dir: &Path, args: &[String]) {
     let o = Command::new("make")
         .arg("-s")
         .arg("-C")
-        .arg(src)
-        .arg(format!("O={}", out.display()))
-        .arg(format!("ARCH={arch}"))
+        .arg(dir)
         .args(args)
         .env_clear()
         .env(
@@ -103,12 +101,20 @@ fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
         .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
     assert!(
         o.status.success(),
-        "make ARCH={arch} {} failed ({}):\n{}{}",
+        "make -C {} {} failed ({}):\n{}{}",
+        dir.display(),
         args.join(" "),
         o.status,
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// `make -C SRC O=OUT ARCH=ARCH args…`.
+fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
+    let mut all = vec![format!("O={}", out.display()), format!("ARCH={arch}")];
+    all.extend(args.iter().map(|a| a.to_string()));
+    make_in(src, &all);
 }
 
 fn read(path: &Path) -> String {
@@ -419,28 +425,8 @@ fn env_from_auto_conf_cmd(text: &str) -> BTreeMap<String, String> {
 }
 
 fn make_xen(xen: &Path, args: &[&str]) {
-    let o = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(xen)
-        .args(args)
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/".into()))
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
-    assert!(
-        o.status.success(),
-        "make -C xen {} failed ({}):\n{}{}",
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    make_in(xen, &args);
 }
 
 /// Xen 4.17's own Kconfig (`xen/Kconfig`, with Xen's copy of the kconfig tools, `option

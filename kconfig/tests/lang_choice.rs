@@ -189,3 +189,48 @@ endchoice
     check_all(&t, &[]);
     check(&t, &Op::OldDefconfig, Some("CONFIG_M_B=y\n"), &[]);
 }
+
+/// A choice whose default and member prompt refer to other members: the value depends on the
+/// order in which conf computes the symbols.
+#[test]
+fn choice_default_depending_on_members() {
+    let t = tree(&[(
+        "Kconfig",
+        "choice\n\tprompt \"c\"\n\tdefault S3 if S3 = m\nconfig S2\n\tbool \"S2\"\nconfig S3\n\
+         \tbool \"S3\" if S2 != n\nconfig S4\n\tbool \"S4\"\nendchoice\n",
+    )]);
+    check_all(&t, &[]);
+    check(&t, &Op::OldDefconfig, Some("CONFIG_S2=y\n"), &[]);
+    check(&t, &Op::OldDefconfig, Some("CONFIG_S3=y\n"), &[]);
+}
+
+/// `BOOL != m` in a choice member's dependency: conf simplifies it to `y` before it decides
+/// whether the member depends on the symbol before it, so S2 stays a member of the choice.
+#[test]
+fn bool_compared_with_m_inside_a_choice() {
+    let t = tree(&[(
+        "Kconfig",
+        r#"
+config MODULES
+	bool "modules"
+	modules
+
+choice
+	prompt "members"
+	default S2
+
+config S1
+	bool "S1"
+
+config S2
+	bool "S2"
+	depends on S1 != m
+
+config S3
+	bool "S3"
+
+endchoice
+"#,
+    )]);
+    check_all(&t, &[]);
+}

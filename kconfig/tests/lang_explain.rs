@@ -193,7 +193,7 @@ config OTHER
         .map(|x| format!("{} {}", x.kind, x.depends_on))
         .collect();
     assert!(
-        enc.contains(&"menu \"Drivers\" GATE [=n] || OTHER [=n] [=n]".to_owned()),
+        enc.contains(&"menu \"Drivers\" GATE [=n] || OTHER [=n]".to_owned()),
         "{enc:?}"
     );
     let all = e.definitions[0].all_depends_on.as_ref().unwrap();
@@ -237,6 +237,10 @@ endchoice
     let p = fix_and_check(&t, &k, "", &[("FAIR", "y")], &[]);
     assert!(p.complete);
     assert_eq!(lines(&p), ["CONFIG_SCHED=y"]);
+    // Turning the default member off means taking another one.
+    let p = fix_and_check(&t, &k, "CONFIG_SCHED=y\n", &[("FAST", "n")], &[]);
+    assert!(p.complete, "{p}");
+    assert_eq!(lines(&p), ["CONFIG_FAIR=y"]);
 }
 
 #[test]
@@ -439,4 +443,90 @@ fn undefined_symbol() {
     assert!(!p.complete);
     assert_eq!(p.outcomes[0].blocked_by[0].kind, CauseKind::Undefined);
     assert!(!explain(&k, "", "NOPE").defined);
+}
+
+#[test]
+fn range_bound_from_a_symbol_default() {
+    let t = tree(&[(
+        "Kconfig",
+        r#"
+config OFFSTACK
+	bool "masks off stack"
+
+config NR_END
+	int
+	default 8192 if OFFSTACK
+	default 512
+
+config NR
+	int "maximum"
+	range 2 NR_END
+	default 64
+"#,
+    )]);
+    let k = load(&t, "Kconfig", &[]).unwrap();
+    let p = fix_and_check(&t, &k, "", &[("NR", "4000")], &[]);
+    assert!(p.complete, "{p}");
+    assert_eq!(lines(&p), ["CONFIG_OFFSTACK=y"]);
+}
+
+#[test]
+fn verify_carries_explanation_cause_and_fix() {
+    use kforge_kconfig::{Config, Fragment, Requested, verify_with_base};
+    let t = tree(&[("Kconfig", &DEEP.replace("HELP_LEAF\n", ""))]);
+    let k = load(&t, "Kconfig", &[]).unwrap();
+    let base = "";
+    let frag = Fragment::parse("CONFIG_LEAF=y\n", "leaf.config").unwrap();
+    let requested = Requested::from_fragments([&frag]);
+    let merged = format!("{base}CONFIG_LEAF=y\n");
+    let fin = k.olddefconfig_bytes(merged.as_bytes(), ".config");
+    let final_config = Config::parse(fin.config_str()).unwrap();
+    let base_config = Config::parse(base).unwrap();
+    let mut v = verify_with_base(&requested, &base_config, &final_config);
+    v.explain_with_kconfig(&k, &requested, base.as_bytes());
+    let lost = &v.lost[0];
+    assert_eq!(lost.explanation.as_ref().unwrap().value, "n");
+    assert!(!lost.root_causes.is_empty());
+    let mut fix = lost.fix.clone();
+    fix.sort();
+    assert_eq!(
+        fix,
+        [
+            "# CONFIG_BLOCKER is not set",
+            "CONFIG_MID=y",
+            "CONFIG_TOP=y"
+        ]
+    );
+    let text = v.to_string();
+    assert!(
+        text.contains("depends on MID [=n] && !BLOCKER [=y]"),
+        "{text}"
+    );
+    assert!(text.contains("cause: "), "{text}");
+    assert!(text.contains("fix: add "), "{text}");
+    // Unrequested changes name what gave the new value.
+    let frag = Fragment::parse("CONFIG_TOP=y\nCONFIG_MID=y\n", "f.config").unwrap();
+    let requested = Requested::from_fragments([&frag]);
+    let fin = k.olddefconfig_bytes(b"CONFIG_TOP=y\nCONFIG_MID=y\n", ".config");
+    let empty = Config::parse("").unwrap();
+    let mut v = verify_with_base(
+        &requested,
+        &empty,
+        &Config::parse(fin.config_str()).unwrap(),
+    );
+    v.explain_with_kconfig(&k, &requested, b"");
+    let blocker = v
+        .unrequested
+        .iter()
+        .find(|c| c.symbol == "BLOCKER")
+        .unwrap();
+    assert!(
+        blocker
+            .cause
+            .as_deref()
+            .unwrap()
+            .starts_with("default y at Kconfig:"),
+        "{:?}",
+        blocker.cause
+    );
 }

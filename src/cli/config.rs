@@ -40,6 +40,12 @@ pub enum Cmd {
     New(super::config_eval::NewArgs),
     /// The minimal defconfig of a .config, like `make savedefconfig`, without make.
     Savedefconfig(super::config_eval::SaveDefconfigArgs),
+    /// Why symbols have their values: definitions, dependencies with values, what selects or
+    /// implies them, the default or user value that gave the value, and the root causes.
+    Why(super::config_why::WhyArgs),
+    /// The extra fragment lines that make every value of the fragments land on a base .config,
+    /// checked by resolving again, or why a value cannot land; exit status 1 when one cannot.
+    Fix(super::config_why::FixArgs),
 }
 
 /// The symbol prefix.
@@ -99,14 +105,17 @@ pub struct VerifyArgs {
     /// Also list values that changed relative to this base .config although no fragment asked.
     #[arg(long, value_name = "CONFIG")]
     base: Option<PathBuf>,
-    /// Kernel source tree: say where each lost symbol is defined and what it depends on, and
-    /// tell symbols this kernel does not have.
+    /// Kernel source tree: say where each lost symbol is defined and what it depends on with
+    /// the values of every operand, the root causes, and the extra lines that make it land
+    /// (checked by resolving again); say what gave each unrequested change; tell symbols this
+    /// kernel does not have.
     #[arg(long, value_name = "SRC")]
     kernel_src: Option<PathBuf>,
     /// Architecture for --kernel-src (default: the host's).
     #[arg(long, value_name = "ARCH", requires = "kernel_src")]
     arch: Option<String>,
-    /// List every unrequested change instead of the first ones of each kind.
+    /// List every unrequested change instead of the first ones of each kind, and the full
+    /// chain of causes and the explanation of each lost value.
     #[arg(long)]
     all: bool,
     #[command(flatten)]
@@ -200,6 +209,8 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
         Cmd::Resolve(args) => super::config_eval::resolve_cmd(args, out),
         Cmd::New(args) => super::config_eval::new_cmd(args, out),
         Cmd::Savedefconfig(args) => super::config_eval::savedefconfig_cmd(args, out),
+        Cmd::Why(args) => super::config_why::why_cmd(args, out),
+        Cmd::Fix(args) => super::config_why::fix_cmd(args, out),
     }
 }
 
@@ -313,6 +324,14 @@ fn verify_cmd(args: VerifyArgs, out: &Output) -> anyhow::Result<ExitCode> {
             Some(arch.as_deref().unwrap_or(&kforge_kconfig::host_srcarch())),
         )?;
         report.explain_with(&index, &final_config);
+        // The evaluated explanation, root causes and fix (the kernel's own CONFIG_ prefix).
+        if prefix.as_str() == "CONFIG_" {
+            let kconfig = super::config_why::load_tree(src, args.arch.as_deref())?;
+            let base_path = args.base.as_ref().unwrap_or(&args.final_config);
+            let base_text = std::fs::read(base_path)
+                .with_context(|| format!("reading {}", base_path.display()))?;
+            report.explain_with_kconfig(&kconfig, &requested, &base_text);
+        }
     }
     let lost = !report.lost.is_empty();
     if out.json {

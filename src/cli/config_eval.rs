@@ -132,14 +132,14 @@ pub fn savedefconfig_cmd(args: SaveDefconfigArgs, out: &Output) -> anyhow::Resul
 }
 
 /// A loaded tree and how long loading took.
-struct Run {
-    kconfig: Kconfig,
+pub(super) struct Run {
+    pub(super) kconfig: Kconfig,
     load_ms: f64,
     started: Instant,
 }
 
 impl Run {
-    fn load(args: &KernelArgs) -> anyhow::Result<Run> {
+    pub(super) fn load(args: &KernelArgs) -> anyhow::Result<Run> {
         let started = Instant::now();
         let mut opts = LoadOptions::new(&args.kernel_src);
         opts.arch = args.arch.clone();

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod config_eval;
+pub mod config_why;
 pub mod fetch;
 pub mod kernel;
 pub mod record;

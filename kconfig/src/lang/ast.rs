@@ -448,6 +448,14 @@ impl Model {
         MenuId(0)
     }
 
+    /// Reserves room for about `symbols` symbols (and menus and properties in proportion).
+    pub fn reserve(&mut self, symbols: usize) {
+        self.symbols.reserve(symbols);
+        self.names.reserve(symbols);
+        self.menus.reserve(symbols);
+        self.props.reserve(symbols * 2);
+    }
+
     /// The named (non-constant) symbol `name`, creating it if it does not exist. As in the
     /// kernel, `y`, `m` and `n` always name the constants.
     pub fn sym(&mut self, name: &str) -> SymbolId {

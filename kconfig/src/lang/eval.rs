@@ -42,6 +42,9 @@ pub(crate) struct Index {
     pub sym_implied: Vec<Option<u32>>,
     /// Per menu node: its `visible if`.
     pub menu_visibility: Vec<Option<u32>>,
+    /// Per symbol: never written to `.config` (`option env=`, `option defconfig_list`: the
+    /// kernel's `SYMBOL_AUTO`; `transitional`).
+    pub no_write: Vec<bool>,
 }
 
 /// A node of a flattened expression.
@@ -99,8 +102,22 @@ impl Index {
             sym_rev: Vec::with_capacity(n),
             sym_implied: Vec::with_capacity(n),
             menu_visibility: Vec::with_capacity(m.menus.len()),
+            no_write: m
+                .symbols
+                .iter()
+                .map(|s| {
+                    s.flags.auto
+                        || s.flags.defconfig_list
+                        || s.flags.transitional
+                        || s.props
+                            .iter()
+                            .any(|&p| matches!(m.prop(p).kind, PropKind::Env(_)))
+                })
+                .collect(),
         };
         let nodes = &mut ix.nodes;
+        // About 14 nodes per property and 16 per symbol on Linux 6.1: one allocation.
+        nodes.reserve(m.props.len() * 8 + m.symbols.len() * 16);
         for p in &m.props {
             ix.prop_visible
                 .push(p.visible.as_ref().map(|e| compile(nodes, m, e, true)));
@@ -686,6 +703,9 @@ impl<'a> Eval<'a> {
                 }
             }
             // Choices are never written themselves.
+            self.clear_flag(s, WRITE);
+        }
+        if ix.no_write[s.0 as usize] {
             self.clear_flag(s, WRITE);
         }
         if self.has_flag(s, NEED_SET_CHOICE_VALUES) {

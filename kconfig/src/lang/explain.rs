@@ -23,7 +23,7 @@ use super::eval::{Eval, State, VALID};
 use super::ops::Resolved;
 
 /// Everything known about why one symbol has its value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Explanation {
     /// The symbol's name (without `CONFIG_`).
@@ -55,7 +55,7 @@ pub struct Explanation {
 }
 
 /// One `config`/`menuconfig`/`choice` entry defining the symbol.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Definition {
     /// `file:line` of the entry.
@@ -78,7 +78,7 @@ pub struct Definition {
 }
 
 /// An enclosing block with a dependency.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Enclosing {
     /// `menu "Title"`, `if`, `choice "Prompt"`, or `menuconfig NAME`.
@@ -90,7 +90,7 @@ pub struct Enclosing {
 }
 
 /// A `default` line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DefaultLine {
     /// `file:line`.
@@ -113,13 +113,15 @@ pub struct ValuedExpr {
 }
 
 impl fmt::Display for ValuedExpr {
+    /// The text with the operands' values, as the kernel's help screens print it (the whole
+    /// expression's value is in [`ValuedExpr::value`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} [={}]", self.text, self.value)
+        f.write_str(&self.text)
     }
 }
 
 /// A symbol selecting or implying the explained one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Reverse {
     /// The selecting symbol.
@@ -176,7 +178,7 @@ pub enum Source {
 }
 
 /// A choice and its selection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ChoiceInfo {
     /// The choice's prompt (or `<choice>`).
@@ -194,7 +196,7 @@ pub struct ChoiceInfo {
 }
 
 /// An active `range`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RangeInfo {
     /// The lower bound's value.
@@ -512,12 +514,7 @@ impl<'k> Explainer<'k> {
             // An undefined name: its value is its name (or n as a tristate).
             format!("{} [=n]", s.name)
         } else {
-            let name = if s.name.is_empty() {
-                "<choice>"
-            } else {
-                &s.name
-            };
-            format!("{name} [={}]", self.value_text(id))
+            format!("{} [={}]", self.display_name(id), self.value_text(id))
         }
     }
 
@@ -668,6 +665,16 @@ impl<'k> Explainer<'k> {
             enclosing,
             all_depends_on,
             defaults,
+        }
+    }
+
+    /// The name used in reports: the symbol's name, or `<choice "Prompt">` for a choice.
+    fn display_name(&self, id: SymbolId) -> String {
+        let sym = self.model().symbol(id);
+        if sym.flags.choice {
+            format!("<choice \"{}\">", self.choice_prompt(id))
+        } else {
+            sym.name.clone()
         }
     }
 
@@ -962,7 +969,7 @@ impl<'k> Explainer<'k> {
 
     fn cause(&self, id: SymbolId, need: Need, kind: CauseKind, via: &[String]) -> Cause {
         Cause {
-            symbol: self.model().symbol(id).name.clone(),
+            symbol: self.display_name(id),
             value: self.value_text(id),
             need,
             kind,
@@ -1064,7 +1071,15 @@ impl<'k> Explainer<'k> {
             return;
         }
         let sym = m.symbol(id);
-        let name = sym.name.clone();
+        let name = self.display_name(id);
+        if sym.flags.choice {
+            // A choice is no configuration line: its prompt's condition must hold.
+            let vis = self.state.syms[id.0 as usize].visible;
+            if vis == Tristate::No {
+                self.need_prompt(w, id, Tristate::Yes, via);
+            }
+            return;
+        }
         if !sym.flags.defined {
             w.causes
                 .push(self.cause(id, need.clone(), CauseKind::Undefined, via));
@@ -1209,7 +1224,76 @@ impl<'k> Explainer<'k> {
                 }
             }
         }
+        // The active range's bound may be a symbol whose other `default` admits the value.
+        let Some((lo, hi)) = self.active_range_syms(id) else {
+            return false;
+        };
+        let (bound, upper) = match (
+            parse_number(&self.state.syms[lo.0 as usize].val),
+            parse_number(&self.state.syms[hi.0 as usize].val),
+        ) {
+            (_, Some(h)) if x > h => (hi, true),
+            (Some(l), _) if x < l => (lo, false),
+            _ => return false,
+        };
+        if m.symbol(bound).flags.constant || !m.symbol(bound).flags.defined {
+            return false;
+        }
+        let defaults: Vec<(Option<Expr>, Option<i128>, String)> = m
+            .props_of(bound)
+            .filter_map(|p| match &p.kind {
+                PropKind::Default(Expr::Symbol(c)) => Some((
+                    p.visible.clone(),
+                    parse_number(&m.symbol(*c).name),
+                    m.loc_string(p.loc),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (i, (cond, value, loc)) in defaults.iter().enumerate() {
+            let Some(value) = value else { continue };
+            let admits = if upper { *value >= x } else { *value <= x };
+            if !admits {
+                continue;
+            }
+            let mut sub = Walk {
+                causes: Vec::new(),
+                seen: w.seen.clone(),
+            };
+            via.push(format!(
+                "{}: bound {} takes {value} from the default at {loc}",
+                m.symbol(id).name,
+                m.symbol(bound).name
+            ));
+            // Earlier defaults that apply now must stop applying.
+            for (earlier, _, _) in &defaults[..i] {
+                if let Some(e) = earlier {
+                    self.need_expr_at_most(&mut sub, e, Tristate::No, via);
+                }
+            }
+            if let Some(c) = cond {
+                self.need_expr(&mut sub, c, Tristate::Yes, via);
+            }
+            via.pop();
+            if !sub.causes.is_empty() && sub.causes.iter().all(|c| c.kind.is_settable()) {
+                w.causes.extend(sub.causes);
+                return true;
+            }
+        }
         false
+    }
+
+    /// The bounds of the first `range` whose condition holds.
+    fn active_range_syms(&mut self, id: SymbolId) -> Option<(SymbolId, SymbolId)> {
+        let m = self.model();
+        for p in m.props_of(id) {
+            if let PropKind::Range(lo, hi) = p.kind
+                && self.eval(p.visible.as_ref()) != Tristate::No
+            {
+                return Some((lo, hi));
+            }
+        }
+        None
     }
 
     fn fits_range(&mut self, id: SymbolId, v: &str) -> bool {
@@ -1225,7 +1309,7 @@ impl<'k> Explainer<'k> {
     /// The prompt of `id` must become visible at `want`.
     fn need_prompt(&mut self, w: &mut Walk, id: SymbolId, want: Tristate, via: &mut Vec<String>) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         // Prefer the first prompt whose condition is not constant.
         let conds: Vec<Option<Expr>> = m
             .props_of(id)
@@ -1256,7 +1340,7 @@ impl<'k> Explainer<'k> {
         via: &mut Vec<String>,
     ) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         // Routes: each default (condition && value), each select, each imply; the cheapest
         // that has only settable causes wins.
         let mut routes: Vec<(String, Expr)> = Vec::new();
@@ -1350,7 +1434,7 @@ impl<'k> Explainer<'k> {
         top: bool,
     ) {
         let m = self.model();
-        let name = m.symbol(id).name.clone();
+        let name = self.display_name(id);
         let mut any = false;
         // Selects first: they win over everything.
         for prop in &m.props {
@@ -1377,11 +1461,29 @@ impl<'k> Explainer<'k> {
         }
         if let Some(c) = m.symbol(id).choice
             && self.tri(c) == Tristate::Yes
-            && limit >= Tristate::Mod
+            && self.tri(id) == Tristate::Yes
+            && !any
         {
             via.push(format!("{name}: member of a choice in y mode"));
-            w.causes
-                .push(self.cause(c, Need::AtMost("m".into()), CauseKind::User, via));
+            // Another visible member taken instead turns this one off; nothing makes it m.
+            let other = m
+                .symbol(c)
+                .choice_members
+                .iter()
+                .copied()
+                .find(|&d| d != id && self.state.syms[d.0 as usize].visible != Tristate::No);
+            match other {
+                Some(d) if limit == Tristate::No => {
+                    w.causes
+                        .push(self.cause(d, Need::AtLeast("y".into()), CauseKind::User, via))
+                }
+                _ => w.causes.push(self.cause(
+                    id,
+                    Need::AtMost(tri_str(limit)),
+                    CauseKind::Type,
+                    via,
+                )),
+            }
             via.pop();
             return;
         }

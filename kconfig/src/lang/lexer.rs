@@ -23,6 +23,9 @@ pub enum Tok<'s> {
         text: Cow<'s, str>,
         /// Written literally in the file (it may be a keyword).
         plain: bool,
+        /// Written literally and spelled like a keyword of the current language: never a
+        /// symbol name.
+        keyword: bool,
     },
     /// A quoted string, unquoted and expanded.
     Quote(String),
@@ -182,6 +185,8 @@ enum Prev {
 #[derive(Debug)]
 pub struct Lexer<'s> {
     src: &'s [u8],
+    /// `src` as text when it is valid UTF-8 (words are sliced from it without checks).
+    text: Option<&'s str>,
     name: &'s str,
     pos: usize,
     line: u32,
@@ -206,6 +211,7 @@ impl<'s> Lexer<'s> {
     pub fn new(src: &'s [u8], name: &'s str) -> Self {
         Lexer {
             src,
+            text: std::str::from_utf8(src).ok(),
             name,
             pos: 0,
             line: 1,
@@ -246,8 +252,8 @@ impl<'s> Lexer<'s> {
         let tok = self.next_raw(pp)?;
         let kind = match &tok.tok {
             Tok::Eol => Prev::Eol,
-            Tok::Word { text, plain } => {
-                if *plain && is_keyword(text) {
+            Tok::Word { keyword, .. } => {
+                if *keyword {
                     Prev::Other
                 } else {
                     Prev::Word
@@ -354,11 +360,15 @@ impl<'s> Lexer<'s> {
                     if !dollar {
                         self.pos = end;
                         // Word bytes are ASCII.
-                        let text = std::str::from_utf8(&self.src[start..end]).unwrap_or("");
+                        let text = match self.text {
+                            Some(t) => t.get(start..end).unwrap_or(""),
+                            None => std::str::from_utf8(&self.src[start..end]).unwrap_or(""),
+                        };
                         return Ok(Token {
                             tok: Tok::Word {
                                 text: Cow::Borrowed(text),
                                 plain: true,
+                                keyword: is_keyword(text),
                             },
                             line,
                         });
@@ -374,6 +384,7 @@ impl<'s> Lexer<'s> {
                             tok: Tok::Word {
                                 text: Cow::Owned(String::from_utf8_lossy(&text).into_owned()),
                                 plain: false,
+                                keyword: false,
                             },
                             line,
                         });
@@ -541,6 +552,7 @@ mod tests {
         Tok::Word {
             text: s.into(),
             plain: true,
+            keyword: is_keyword(s),
         }
     }
 
@@ -587,7 +599,8 @@ mod tests {
             t[5],
             Tok::Word {
                 text: "x86_64".into(),
-                plain: false
+                plain: false,
+                keyword: false
             }
         );
         // The empty expansion on the last line leaves only its end of line.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ast::{CmpOp, SymbolType};
 use super::ast::{Expr, FileId, Loc, MenuId, MenuKind, Model, PropKind, SourceFile, SymbolId};
-use super::lexer::{Lexer, Tok, Token, is_keyword};
+use super::lexer::{Lexer, Tok, Token};
 use super::preprocess::{Flavor, MacroMessage, MacroPos, Preprocessor, ShellRunner};
 use super::probe::{ProbeOptions, ProbeRecord, Prober};
 
@@ -428,6 +428,10 @@ fn run(
         operands: 0,
         buffers: Vec::new(),
     };
+    if matches!(p.files, Files::Disk(_)) {
+        // A kernel tree has about 20000 symbols.
+        p.model.reserve(20_000);
+    }
     let root = p.model.root();
     p.source_file(top.to_owned(), None, root, false)?;
     let mut warnings = p.warnings;
@@ -558,7 +562,11 @@ impl<'e> Parser<'e> {
     fn expect_name(&mut self, st: &mut Stream<'_>, what: &str) -> Result<String, ParseError> {
         let t = self.next(st)?;
         match t.tok {
-            Tok::Word { text, plain } if !(plain && is_keyword(&text)) => Ok(text.into_owned()),
+            Tok::Word {
+                text,
+                keyword: false,
+                ..
+            } => Ok(text.into_owned()),
             other => Err(self.err(
                 st,
                 t.line,
@@ -639,10 +647,14 @@ impl<'e> Parser<'e> {
         loop {
             let t = self.next(st)?;
             let line = t.line;
-            let (word, plain) = match t.tok {
+            let (word, plain, keyword) = match t.tok {
                 Tok::Eol => continue,
                 Tok::Eof => return Ok(End::Eof),
-                Tok::Word { text, plain } => (text, plain),
+                Tok::Word {
+                    text,
+                    plain,
+                    keyword,
+                } => (text, plain, keyword),
                 other => {
                     return Err(self.err(
                         st,
@@ -749,7 +761,7 @@ impl<'e> Parser<'e> {
                     self.include(st, kw, &path, line, parent, ctx == Ctx::Choice)?;
                 }
                 _ => {
-                    let is_kw = plain && is_keyword(&word);
+                    let is_kw = keyword;
                     let op = if is_kw {
                         None
                     } else {
@@ -980,7 +992,7 @@ impl<'e> Parser<'e> {
 
     /// `if EXPR` at the end of a property line, if present.
     fn if_expr(&mut self, st: &mut Stream<'_>) -> Result<Option<Expr>, ParseError> {
-        if matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true } if text == "if") {
+        if matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true, .. } if text == "if") {
             self.next(st)?;
             return Ok(Some(self.expr(st)?));
         }
@@ -1002,7 +1014,9 @@ impl<'e> Parser<'e> {
                     self.next(st)?;
                     continue;
                 }
-                Tok::Word { text, plain: true } => text.clone(),
+                Tok::Word {
+                    text, plain: true, ..
+                } => text.clone(),
                 _ => return Ok(()),
             };
             let is_cfg = set == OptSet::Config;
@@ -1234,8 +1248,8 @@ impl<'e> Parser<'e> {
 
     fn depends(&mut self, st: &mut Stream<'_>, menu: MenuId) -> Result<(), ParseError> {
         let t = self.next(st)?;
-        if matches!(&t.tok, Tok::Word { text, plain: true } if text == "depends")
-            && matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true } if text == "on")
+        if matches!(&t.tok, Tok::Word { text, plain: true, .. } if text == "depends")
+            && matches!(&self.peek(st)?.tok, Tok::Word { text, plain: true, .. } if text == "on")
         {
             self.next(st)?;
         }
@@ -1321,7 +1335,11 @@ impl<'e> Parser<'e> {
     fn operand(&mut self, st: &mut Stream<'_>) -> Result<SymbolId, ParseError> {
         let t = self.next(st)?;
         match t.tok {
-            Tok::Word { text, plain } if !(plain && is_keyword(&text)) => Ok(self.model.sym(&text)),
+            Tok::Word {
+                text,
+                keyword: false,
+                ..
+            } => Ok(self.model.sym(&text)),
             Tok::Quote(s) => Ok(self.model.const_sym(&s)),
             other => Err(self.err(
                 st,
