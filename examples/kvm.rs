@@ -1,10 +1,18 @@
 //! The KVM HOWTO ("Quick HOWTO for building Qumranet's KVM", 2008), run for real.
 //!
-//! Modern mode (default): Linux from a tarball (Debian's linux-source-6.1 unless --kernel is
-//! given), the running kernel's config plus a KVM fragment, resolved and verified in an
-//! out-of-tree build directory, `modules_prepare`, then `make M=arch/x86/kvm modules` →
-//! `kvm.ko`, `kvm-intel.ko`, `kvm-amd.ko`; with --userland, a kvm/QEMU tarball configured with
-//! a compiler chosen by requirement and built with `make all install`.
+//! ```text
+//! tar xzf linux-2.6.23.tar.gz                              -> fetch + verify + extract
+//! cp /boot/config-2.6.23 .config                           -> running config + KVM fragment,
+//! make oldconfig prepare scripts                              olddefconfig + verify in O=,
+//!                                                             modules_prepare
+//! (KVM's kernel modules)                                   -> make O=… M=arch/x86/kvm modules
+//! aptitude install gcc-3.4                                 -> select the compiler by requirement
+//! ./configure --qemu-cc=gcc-3.4 --kerneldir=… --prefix=…   -> ./configure
+//! make all install                                         -> make all install
+//! ```
+//!
+//! The steps are `kforge::flows::kvm` (library code, so a tool of your own runs the same
+//! flow); this example adds the command line and the terminal.
 //!
 //! ```text
 //! cargo run --release --example kvm -- --allow-unpinned            # the README's main job
@@ -17,15 +25,18 @@
 //! ```
 //!
 //! Every run leaves `summary.txt`, `build.json`, `reproduce.sh` and `logs/` in `--out`
-//! (default `./kforge-kvm-out`).
+//! (default `./kforge-kvm-out`); Ctrl-C stops it cleanly and exits 130.
 
-#[path = "flow/mod.rs"]
-mod flow;
+mod terminal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use kforge::flows::kvm;
 
 fn main() -> ExitCode {
-    flow::exit_code(flow::kvm::run(flow::kvm::Args::parse()))
+    let args = kvm::Args::parse();
+    let interrupt = terminal::interrupt_flag();
+    let terminal = terminal::Terminal::new(args.common.verbose, args.common.quiet);
+    terminal::exit_code(kvm::run(&args, terminal, interrupt))
 }

@@ -1,13 +1,18 @@
 //! The Xen HOWTO ("Quick HOWTO for building Xen 3.2 on Debian/Ubuntu", 2008), run for real.
 //!
-//! Modern mode (default): a Xen 4.x tarball built with `make dist-xen` (the hypervisor,
-//! `dist/install/boot/xen-*.gz`), plus a dom0 kernel config (CONFIG_XEN, CONFIG_XEN_DOM0, the
-//! backend drivers) merged over a base, resolved and verified in an out-of-tree build directory.
+//! ```text
+//! wget …/xen-3.2.0.tar.gz; tar xzf xen-3.2.0.tar.gz         -> fetch + verify + extract
+//! hg clone …/linux-2.6.18-xen.hg   (beside xen-3.2.0/!)    -> Mercurial clone beside the tree
+//! cd xen-3.2.0; make prep-kernels                          -> make prep-kernels
+//! cp /boot/config-2.6.18-my build-linux-2.6.18-xen_x86_32/.config
+//!                                                          -> check the kernel tree is clean for
+//!                                                             O=, install the .config there
+//! make dist          (never `make world`: it cleans first) -> make dist
+//! ```
 //!
-//! HOWTO mode: Xen 3.2.0, the xenified kernel cloned with Mercurial beside the Xen tree as
-//! `linux-2.6.18-xen.hg`, `make prep-kernels`, the user's .config installed into
-//! `build-linux-2.6.18-xen_x86_32/` after checking the kernel tree is clean for O=, `make dist`
-//! (never `make world`, which cleans everything first).
+//! Modern mode (default): a Xen 4.x tarball built with `make dist-xen`, plus a dom0 kernel
+//! config merged over a base, resolved and verified in an out-of-tree build directory. The
+//! steps are `kforge::flows::xen`; this example adds the command line and the terminal.
 //!
 //! ```text
 //! cargo run --example xen -- --plan
@@ -18,15 +23,18 @@
 //! ```
 //!
 //! Every run leaves `summary.txt`, `build.json`, `reproduce.sh` and `logs/` in `--out`
-//! (default `./kforge-xen-out`).
+//! (default `./kforge-xen-out`); Ctrl-C stops it cleanly and exits 130.
 
-#[path = "flow/mod.rs"]
-mod flow;
+mod terminal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use kforge::flows::xen;
 
 fn main() -> ExitCode {
-    flow::exit_code(flow::xen::run(flow::xen::Args::parse()))
+    let args = xen::Args::parse();
+    let interrupt = terminal::interrupt_flag();
+    let terminal = terminal::Terminal::new(args.common.verbose, args.common.quiet);
+    terminal::exit_code(xen::run(&args, terminal, interrupt))
 }

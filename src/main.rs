@@ -39,6 +39,9 @@ enum Command {
     /// Kernel helpers: release string, prepare for external modules.
     #[command(subcommand)]
     Kernel(cli::kernel::Cmd),
+    /// Read and compare the build.json records runs leave.
+    #[command(subcommand)]
+    Record(cli::record::Cmd),
 }
 
 fn main() -> ExitCode {
@@ -48,22 +51,28 @@ fn main() -> ExitCode {
         json: args.json,
         quiet: args.quiet,
     };
-    if matches!(args.command, Command::Fetch(_) | Command::Kernel(_)) {
-        // Long-running commands: Ctrl-C stops them cleanly. Before any thread is started.
-        cli::interrupt_flag();
-    }
+    // Ctrl-C stops every subcommand cleanly (exit status 130).
+    cli::interrupt_flag();
     let result = match args.command {
         Command::Toolchain(cmd) => cli::toolchain::run(cmd, &out),
         Command::Config(cmd) => cli::config::run(cmd, &out),
         Command::Tree(cmd) => cli::tree::run(cmd, &out),
         Command::Fetch(cmd) => cli::fetch::run(cmd, &out),
         Command::Kernel(cmd) => cli::kernel::run(cmd, &out),
+        Command::Record(cmd) => cli::record::run(cmd, &out),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
+            if out.json {
+                cli::print_json_error(&err);
+            }
             cli::print_error(&err);
-            ExitCode::FAILURE
+            if cli::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -474,8 +474,8 @@ fn a_signal_stops_the_fetch_and_publishes_nothing() {
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    // Stopped through the interrupt flag (exit 1 with the error), not killed by the signal.
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    // Stopped through the interrupt flag (exit 130 with the error), not killed by the signal.
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
         !dest.exists(),
@@ -487,4 +487,100 @@ fn a_signal_stops_the_fetch_and_publishes_nothing() {
         .filter(|name| name != "cache")
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+#[path = "../fetch/tests/common/tls.rs"]
+mod tls;
+
+/// `kforge` with the certificate and proxy variables of this machine removed.
+fn kforge_clean_env(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kforge"));
+    command
+        .args(args)
+        .env("KFORGE_CACHE_DIR", "/nonexistent-kforge-cache-use-the-flag")
+        .env("HGPLAIN", "1");
+    for name in [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    command.output().expect("run kforge")
+}
+
+#[test]
+fn https_sources_with_a_private_ca() {
+    let pki = tls::Pki::new("cli");
+    let tmp = tempfile::tempdir().unwrap();
+    let body = archive();
+    let git_root = tmp.path().join("git");
+    let upstream = tls::GitUpstream::create(&git_root, "qemu");
+    let commit = upstream.commit("VERSION = 8\n");
+    let server = tls::HttpsServer::start(
+        &pki,
+        vec![
+            ("/linux-6.1.tar.gz", tls::Route::Ranged(body.clone())),
+            ("/git/", tls::Route::Git(git_root)),
+        ],
+    );
+    let url = server.url("/linux-6.1.tar.gz");
+    let cache = tmp.path().join("cache");
+    let ca = pki.ca_pem.to_str().unwrap();
+    let sha = hex(&body);
+
+    let refused = kforge_clean_env(&[
+        "fetch",
+        &url,
+        "--sha256",
+        &sha,
+        "--dest",
+        tmp.path().join("refused").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains(&url) && stderr.contains("UnknownIssuer") && stderr.contains("--ca-cert"),
+        "{stderr}"
+    );
+
+    let out = kforge_clean_env(&[
+        "fetch",
+        &url,
+        "--sha256",
+        &sha,
+        "--strip",
+        "1",
+        "--dest",
+        tmp.path().join("linux").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--ca-cert",
+        ca,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(tmp.path().join("linux/Makefile").is_file());
+
+    let out = kforge_clean_env(&[
+        "fetch",
+        "git",
+        &server.url("/git/qemu.git"),
+        "--rev",
+        "main",
+        "--commit",
+        &commit,
+        "--dest",
+        tmp.path().join("qemu").to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--ca-cert",
+        ca,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(tmp.path().join("qemu/Makefile").is_file());
 }

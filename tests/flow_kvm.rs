@@ -1,11 +1,10 @@
 //! The KVM flow end to end, on miniatures: a Linux-like kernel tarball and a kvm-snapshot-like
 //! userland tarball served by a real HTTP server on loopback with their sha256 pinned, real
-//! make, real compilers. The flow code is the example's own (`examples/flow/`).
-
-#[path = "../examples/flow/mod.rs"]
-mod flow;
+//! make, real compilers. The flow code is the library's (`kforge::flows`), as the examples run it.
 
 mod common;
+
+use common::flow;
 
 use std::path::{Path, PathBuf};
 
@@ -207,7 +206,9 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
     // the same modules.
     let reproducer = out.join("reproduce.sh");
     let text = std::fs::read_to_string(&reproducer).unwrap();
-    assert!(text.contains("M=arch/x86/kvm modules"), "{text}");
+    assert!(text.contains("'M=arch/x86/kvm' modules"), "{text}");
+    // reproduce.sh runs make in the directory and with the environment kforge used.
+    assert!(text.contains("&& env LC_ALL=C "), "{text}");
     assert!(text.contains(&format!("{}  linux-mini-6.1.tar.gz", fx.kernel_sha)));
     std::fs::remove_dir_all(out.join("linux-build")).unwrap();
     let cwd = fx.out("repro-cwd");
@@ -223,10 +224,17 @@ fn kvm_flow_builds_modules_and_userland_and_records_everything() {
         String::from_utf8_lossy(&status.stdout),
         String::from_utf8_lossy(&status.stderr)
     );
-    assert_eq!(
-        std::fs::read(kvm_dir.join("kvm.ko")).unwrap().len(),
-        bytes.len()
-    );
+    for ko in artifacts
+        .iter()
+        .filter(|a| a["path"].as_str().unwrap().ends_with(".ko"))
+    {
+        let path = ko["path"].as_str().unwrap();
+        assert_eq!(
+            sha256_hex(&std::fs::read(path).unwrap()),
+            ko["sha256"].as_str().unwrap(),
+            "reproduce.sh built another {path}"
+        );
+    }
 }
 
 #[test]
@@ -407,10 +415,18 @@ fn archive_names_and_shell_quoting() {
         "qemu-7.2+dfsg"
     );
     assert_eq!(flow::archive_stem("http://h/xen-3.2.0.tar.gz"), "xen-3.2.0");
-    assert_eq!(flow::shell_quote("O=/tmp/b"), "O=/tmp/b");
-    assert_eq!(flow::shell_quote("gcc >=3.2, <4"), "'gcc >=3.2, <4'");
-    assert_eq!(flow::shell_quote("it's"), r"'it'\''s'");
-    assert_eq!(flow::shell_quote(""), "''");
+    use kforge::reproduce::quote;
+    assert_eq!(quote("/tmp/b"), "/tmp/b");
+    assert_eq!(quote("gcc >=3.2, <4"), "'gcc >=3.2, <4'");
+    assert_eq!(quote(""), "''");
+    for word in ["it's", "a;b", "a&b", "a|b", "*.ko", "$HOME", "O=/tmp/b c"] {
+        let quoted = quote(word);
+        let back = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {quoted}")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&back.stdout), word, "{quoted}");
+    }
 }
 
 #[test]
@@ -523,24 +539,22 @@ fn an_unpinned_local_tarball_is_reused_only_while_its_hash_is_unchanged() {
 }
 
 #[test]
-fn a_failed_run_is_reported_once_and_exits_non_zero() {
+fn a_failed_run_is_recorded_with_its_error() {
     let fx = Fixture::new();
     let out = fx.out("out");
-    // A failure inside the flow: the summary (on stderr) already holds the error, so main
-    // must not print it again.
+    // A failure inside the flow is in build.json, read back as a typed record.
     let err = flow::kvm::run(fx.args(&out, &fx.userland(&[]))).expect_err("no GCC 3");
-    assert!(err.is::<flow::Reported>());
-    assert_eq!(build_json(&out)["result"], "fail");
-    let code = flow::exit_code(Err(err));
-    assert_eq!(
-        format!("{code:?}"),
-        format!("{:?}", std::process::ExitCode::FAILURE)
+    assert!(!err.0.is_interrupted());
+    let record = kforge::record::BuildRecord::read(out.join("build.json")).unwrap();
+    assert_eq!(record.result, kforge::record::RunResult::Fail);
+    assert!(
+        record.error.as_deref().unwrap().contains("gcc >=3.2, <4"),
+        "{record:?}"
     );
     // A bad requirement is found inside the run, and recorded.
     let bad = fx.userland(&["--cc-req", "gcc >="]);
     let err = flow::kvm::run(fx.args(&fx.out("bad2"), &bad)).expect_err("bad requirement");
     assert!(format!("{err:#}").contains("--cc-req"), "{err:#}");
-    assert!(err.is::<flow::Reported>());
     assert_eq!(build_json(&fx.out("bad2"))["result"], "fail");
 }
 
@@ -609,4 +623,40 @@ fn kvm_flow_with_distcc_plans_and_refuses_a_missing_host_list() {
         "{err:#}"
     );
     assert!(!fx.out("out-nohosts").join("linux-build").exists());
+}
+
+#[test]
+fn with_ccache_a_second_output_directory_hits_the_cache() {
+    common::require_tool("ccache", "ccache");
+    let fx = Fixture::new();
+    let cache = fx.root.join("ccache");
+    let wrapper = [
+        "--cc-wrapper",
+        "ccache",
+        "--cc-cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let counters = |out: &Path| {
+        let json = build_json(out);
+        assert_eq!(json["reproducible"], true, "{json}");
+        json["cache"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["step"] == "kvm-modules")
+            .unwrap_or_else(|| panic!("no counters for kvm-modules: {json}"))["report"]
+            .clone()
+    };
+    flow::kvm::run(fx.args(&fx.out("first"), &wrapper)).expect("first run");
+    let first = counters(&fx.out("first"));
+    assert_eq!(first["misses"], 3, "{first}");
+    // Another output directory: other source and build paths, the same objects.
+    flow::kvm::run(fx.args(&fx.out("second"), &wrapper)).expect("second run");
+    let second = counters(&fx.out("second"));
+    assert_eq!(second["hits"], 3, "{second}");
+    assert_eq!(second["misses"], 0, "{second}");
+    // Reproducible mode keeps the paths out of the modules themselves.
+    let ko =
+        |out: &str| std::fs::read(fx.out(out).join("linux-build/arch/x86/kvm/kvm.ko")).unwrap();
+    assert_eq!(sha256_hex(&ko("first")), sha256_hex(&ko("second")));
 }

@@ -74,7 +74,7 @@ $(objtree)/scripts/tool: $(srctree)/scripts/tool.c\n\
 
 /// The wrapped `CC`/`HOSTCC` (`gcc`, as the kernel's default) and the wrapper's environment.
 fn tree(src: &Path, out: &Path, wrapper: &Wrapper, reproducible: bool) -> KernelTree {
-    let tool: CacheTool = wrapper.kind.program().parse().unwrap();
+    let tool: CacheTool = kforge::steps::cache_tool(wrapper.kind);
     let plain = Toolchain {
         cc: Some("gcc".into()),
         hostcc: Some("gcc".into()),

@@ -1,9 +1,8 @@
 //! Running an external command (hg, patch) with its output captured and the interrupt flag honoured.
 
-use std::io::{self, Read};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::io;
+use std::process::{Command, Output};
+use std::sync::atomic::AtomicBool;
 
 /// Why a command could not be run to completion.
 #[derive(Debug)]
@@ -16,58 +15,29 @@ pub(crate) enum RunError {
     Interrupted,
 }
 
-/// Run `command` with stdin closed, capturing stdout and stderr.
+/// Run `command` with stdin closed, capturing stdout and stderr, under kforge-process's
+/// supervision: its own process group, stopped (SIGTERM, then SIGKILL) on interrupt, and
+/// whatever it leaves behind (an `ssh` under `hg`) stopped when it exits, so no process
+/// outlives the call and no grandchild keeps the output pipes open.
 pub(crate) fn run(
     command: &mut Command,
     should_interrupt: &AtomicBool,
 ) -> Result<Output, RunError> {
-    tracing::debug!(command = ?command, "running");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(RunError::Spawn)?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out_thread = read_all(stdout.map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err_thread = read_all(stderr.map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let status = loop {
-        if should_interrupt.load(Ordering::Relaxed) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(RunError::Interrupted);
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(RunError::Wait(e)),
-        }
-    };
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
-    Ok(Output {
-        status,
-        stdout,
-        stderr,
-    })
+    let options = kforge_process::Options::new().interrupt(should_interrupt);
+    match kforge_process::run(command, &options) {
+        Ok(c) => Ok(Output {
+            status: c.status,
+            stdout: c.stdout,
+            stderr: c.stderr,
+        }),
+        Err(kforge_process::Error::Spawn { source, .. }) => Err(RunError::Spawn(source)),
+        Err(kforge_process::Error::Wait { source, .. }) => Err(RunError::Wait(source)),
+        Err(err) if err.is_interrupted() => Err(RunError::Interrupted),
+        Err(err) => Err(RunError::Wait(io::Error::other(err))),
+    }
 }
 
-/// `program arg…` for messages.
+/// `program arg…` for messages, each word quoted for a POSIX shell.
 pub(crate) fn describe(command: &Command) -> String {
-    let mut text = command.get_program().to_string_lossy().into_owned();
-    for arg in command.get_args() {
-        text.push(' ');
-        text.push_str(&arg.to_string_lossy());
-    }
-    text
+    kforge_process::describe(command)
 }

@@ -14,6 +14,7 @@ use crate::progress::{self, Phase, ProgressFn};
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The URL could not be parsed.
     #[error("invalid URL {url:?}: {reason}")]
@@ -50,6 +51,18 @@ pub enum Error {
         url: String,
         /// How many attempts were made.
         attempts: u32,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The TLS handshake failed: the server's certificate is not trusted or not pinned, or it
+    /// does not speak TLS. Not retried; the reason (e.g. `UnknownIssuer`) ends the cause chain.
+    #[error(
+        "{url}: TLS handshake failed; if the server's certificate comes from a private CA, trust it with `--ca-cert FILE` (FetcherBuilder::ca_cert) or SSL_CERT_FILE"
+    )]
+    Tls {
+        /// The URL.
+        url: String,
         /// The underlying error.
         #[source]
         source: reqwest::Error,
@@ -237,15 +250,20 @@ impl Downloader {
         connect_timeout: Duration,
         read_timeout: Duration,
         retry: RetryPolicy,
+        trust: &crate::tls::Trust,
     ) -> Result<Downloader, Error> {
-        let client = reqwest::blocking::Client::builder()
+        let builder = reqwest::blocking::Client::builder()
             .user_agent(user_agent)
             .connect_timeout(connect_timeout)
             // In the blocking client this bounds each step: the response head and every read.
-            .timeout(read_timeout)
-            .build()
-            .map_err(Error::Client)?;
+            .timeout(read_timeout);
+        let client = trust.configure(builder).build().map_err(Error::Client)?;
         Ok(Downloader { client, retry })
+    }
+
+    /// The HTTP client (also the transport of git's http and https remotes).
+    pub(crate) fn client(&self) -> &reqwest::blocking::Client {
+        &self.client
     }
 
     /// Deliver the bytes of `url` from `offset` on to `sink`, resuming after transient failures.
@@ -377,6 +395,13 @@ impl Downloader {
                 return Attempt::Fatal(Error::Request {
                     url: url.to_owned(),
                     attempts: 1,
+                    source: e,
+                });
+            }
+            // A certificate is not going to change between attempts.
+            Err(e) if crate::tls::is_tls_failure(&e) => {
+                return Attempt::Fatal(Error::Tls {
+                    url: url.to_owned(),
                     source: e,
                 });
             }

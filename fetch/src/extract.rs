@@ -24,6 +24,7 @@ use crate::write_pool::{self, WriteJob, WritePool};
 
 /// Why an extraction failed. Nothing is left under the destination name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An entry has an absolute path.
     #[error("archive entry {entry:?} has an absolute path; refusing to extract it")]
@@ -84,7 +85,7 @@ pub enum Error {
         kind: char,
     },
     /// The archive could not be read (corrupt compression, truncated tar, I/O error of the reader).
-    #[error("reading the archive failed{}: {source}", entry.as_ref().map(|e| format!(" at entry {e:?}")).unwrap_or_default())]
+    #[error("reading the archive failed{}", entry.as_ref().map(|e| format!(" at entry {e:?}")).unwrap_or_default())]
     Read {
         /// The entry being read, if any.
         entry: Option<String>,
@@ -93,7 +94,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Writing the tree failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Write {
         /// The path written.
         path: PathBuf,

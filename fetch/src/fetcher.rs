@@ -13,11 +13,13 @@ use crate::patch::{self, PatchSet};
 use crate::pipeline::{self, TeeSink};
 use crate::progress::{self, Phase, ProgressFn};
 use crate::staging::{StagingDir, StagingError};
-use crate::{Sha256Digest, Source, copy, git, hg};
+use crate::tls::{self, Trust};
+use crate::{Sha256Digest, Source, copy, git, hg, proxy};
 
 /// Why a fetch failed. Nothing is left under the destination name, nothing unverified under a
 /// cache name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Downloading or verifying failed.
     #[error(transparent)]
@@ -31,6 +33,9 @@ pub enum Error {
     /// A Mercurial operation failed.
     #[error(transparent)]
     Hg(#[from] hg::Error),
+    /// A CA or pinned certificate file could not be used.
+    #[error(transparent)]
+    Certificates(#[from] tls::Error),
     /// A patch did not apply.
     #[error(transparent)]
     Patch(#[from] patch::Error),
@@ -38,7 +43,7 @@ pub enum Error {
     #[error(transparent)]
     Staging(#[from] StagingError),
     /// Copying a local directory failed.
-    #[error("copying {from} failed: {source}")]
+    #[error("copying {from} failed")]
     Copy {
         /// The directory copied.
         from: PathBuf,
@@ -47,7 +52,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A cache file operation failed.
-    #[error("cache {path}: {source}")]
+    #[error("cache {path}")]
     Cache {
         /// The path.
         path: PathBuf,
@@ -55,6 +60,21 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+impl Error {
+    /// Whether the fetch stopped because the caller's interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            Error::Download(download::Error::Interrupted)
+            | Error::Extract(extract::Error::Interrupted)
+            | Error::Git(git::Error::Interrupted)
+            | Error::Hg(hg::Error::Interrupted)
+            | Error::Patch(patch::Error::Interrupted) => true,
+            Error::Copy { source, .. } => source.kind() == io::ErrorKind::Interrupted,
+            _ => false,
+        }
+    }
 }
 
 /// The result of a fetch, for reports and `build.json`.
@@ -107,6 +127,8 @@ pub struct FetcherBuilder {
     read_timeout: Duration,
     user_agent: String,
     progress: Option<ProgressFn>,
+    ca_certs: Vec<PathBuf>,
+    pinned_certs: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for FetcherBuilder {
@@ -117,6 +139,8 @@ impl std::fmt::Debug for FetcherBuilder {
             .field("offline", &self.offline)
             .field("allow_unpinned", &self.allow_unpinned)
             .field("retry", &self.retry)
+            .field("ca_certs", &self.ca_certs)
+            .field("pinned_certs", &self.pinned_certs)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +157,8 @@ impl Default for FetcherBuilder {
             read_timeout: Duration::from_secs(60),
             user_agent: format!("kforge-fetch/{}", env!("CARGO_PKG_VERSION")),
             progress: None,
+            ca_certs: Vec::new(),
+            pinned_certs: Vec::new(),
         }
     }
 }
@@ -193,13 +219,32 @@ impl FetcherBuilder {
         self
     }
 
-    /// Build the fetcher.
+    /// Trust the CA certificates of this PEM file for every https source (archives, mirrors,
+    /// git, Mercurial), in addition to the system's roots (which `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` replace, as for curl and git). Repeatable.
+    pub fn ca_cert(mut self, pem_file: impl AsRef<Path>) -> Self {
+        self.ca_certs.push(pem_file.as_ref().to_owned());
+        self
+    }
+
+    /// Accept only https servers that present one of the certificates of this PEM file
+    /// (repeatable). A pin replaces CA verification, like Mercurial's
+    /// `hostsecurity.HOST:fingerprints`: a self-signed server certificate works; the server
+    /// must still prove it holds the certificate's key.
+    pub fn pinned_cert(mut self, pem_file: impl AsRef<Path>) -> Self {
+        self.pinned_certs.push(pem_file.as_ref().to_owned());
+        self
+    }
+
+    /// Build the fetcher. Fails if a certificate file cannot be read or holds no certificate.
     pub fn build(self) -> Result<Fetcher, Error> {
+        let trust = Trust::load(&self.ca_certs, &self.pinned_certs)?;
         let downloader = Downloader::new(
             &self.user_agent,
             self.connect_timeout,
             self.read_timeout,
             self.retry,
+            &trust,
         )?;
         Ok(Fetcher {
             cache: Cache::new(self.cache_dir.unwrap_or_else(Cache::default_root)),
@@ -208,6 +253,7 @@ impl FetcherBuilder {
             allow_unpinned: self.allow_unpinned,
             downloader,
             progress: self.progress,
+            trust: std::sync::Arc::new(trust),
         })
     }
 }
@@ -221,6 +267,7 @@ pub struct Fetcher {
     allow_unpinned: bool,
     downloader: Downloader,
     progress: Option<ProgressFn>,
+    trust: std::sync::Arc<Trust>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -312,18 +359,24 @@ impl Fetcher {
                     commit.as_deref(),
                     self.offline,
                     staging.path(),
+                    self.downloader.client(),
                     self.progress.as_ref(),
                     should_interrupt,
                 )?;
                 fetched.revision = Some(id);
             }
             Source::Hg { url, rev } => {
+                let mut network = proxy::for_hg(url);
+                network
+                    .config
+                    .extend(self.trust.hg_config(url, &self.cache.root().join("tls"))?);
                 let id = hg::checkout(
                     &self.cache,
                     url,
                     rev,
                     self.offline,
                     staging.path(),
+                    &network,
                     should_interrupt,
                 )?;
                 fetched.revision = Some(id);
@@ -547,7 +600,14 @@ impl Fetcher {
                         staging.reset()?;
                     }
                 }
-                Err((e, _)) => return Err(e),
+                Err((e, _)) => {
+                    // Keep a partial file only if it holds bytes to resume from.
+                    if fs::metadata(&part).is_ok_and(|m| m.len() == 0) {
+                        let _ = fs::remove_file(&part);
+                        let _ = fs::remove_file(&validator_path);
+                    }
+                    return Err(e);
+                }
                 Ok(t) => return Ok(t),
             }
         }

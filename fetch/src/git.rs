@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use git2::{FetchOptions, Oid, RemoteCallbacks, Repository, build::CheckoutBuilder};
 
 use crate::cache::{Cache, url_key};
+pub use crate::git_http::HttpError;
 use crate::progress::{self, Phase, ProgressFn};
 
 /// Why a git fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// libgit2 reported an error.
     #[error("git {action} {url}: {source}")]
@@ -22,6 +24,16 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: git2::Error,
+    },
+    /// Talking to an `http://` or `https://` remote failed: TLS, proxy, connection or an HTTP
+    /// error status (the cause chain says which).
+    #[error("git fetch {url}")]
+    Http {
+        /// The repository URL.
+        url: String,
+        /// What failed.
+        #[source]
+        source: HttpError,
     },
     /// The revision is not a branch, tag or commit of the repository.
     #[error("git {url}: revision {rev:?} is not a branch, tag or commit of the repository")]
@@ -91,6 +103,7 @@ pub(crate) fn checkout(
     pin: Option<&str>,
     offline: bool,
     into: &Path,
+    client: &reqwest::blocking::Client,
     progress: Option<&ProgressFn>,
     should_interrupt: &AtomicBool,
 ) -> Result<String, Error> {
@@ -151,7 +164,7 @@ pub(crate) fn checkout(
         (None, _) => true,
     };
     if need_fetch && !offline {
-        fetch_mirror(&mirror, url, progress, should_interrupt)?;
+        fetch_mirror(&mirror, url, client, progress, should_interrupt)?;
     }
     let commit_id = match resolve(&mirror, rev) {
         Some(id) => id,
@@ -230,6 +243,7 @@ pub(crate) fn checkout(
 fn fetch_mirror(
     mirror: &Repository,
     url: &str,
+    client: &reqwest::blocking::Client,
     progress: Option<&ProgressFn>,
     should_interrupt: &AtomicBool,
 ) -> Result<(), Error> {
@@ -255,9 +269,25 @@ fn fetch_mirror(
     });
     let mut options = FetchOptions::new();
     options.remote_callbacks(callbacks);
-    let result = remote.fetch(&MIRROR_REFSPECS, Some(&mut options), None);
+    // http(s) remotes go through the fetcher's HTTP client (see git_http).
+    let (result, failure) = crate::git_http::with_client(client, should_interrupt, || {
+        remote.fetch(&MIRROR_REFSPECS, Some(&mut options), None)
+    })
+    .map_err(|source| Error::Git {
+        action: "register the http transport",
+        url: url.to_owned(),
+        source,
+    })?;
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
+    }
+    if result.is_err()
+        && let Some(source) = failure
+    {
+        return Err(Error::Http {
+            url: url.to_owned(),
+            source,
+        });
     }
     result.map_err(|source| Error::Git {
         action: "fetch",

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::cache::{Cache, url_key};
 use crate::command::{self, RunError};
+use crate::proxy::{HgNetwork, ProxyEnv};
 
 /// The oldest Mercurial accepted (`hg clone -u`, `-T` templates and `HGPLAIN` all work from 4.0).
 pub const MINIMUM_VERSION: (u32, u32) = (4, 0);
@@ -15,9 +16,10 @@ const INSTALL_HINT: &str = "install Mercurial: `apt-get install mercurial` (Debi
 
 /// Why a Mercurial fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `hg` is not on `PATH`.
-    #[error("the `hg` command was not found ({source}); {hint}", hint = INSTALL_HINT)]
+    #[error("the `hg` command was not found; {hint}", hint = INSTALL_HINT)]
     NotInstalled {
         /// The underlying error.
         #[source]
@@ -58,7 +60,7 @@ pub enum Error {
         mirror: PathBuf,
     },
     /// The cache could not be locked or prepared.
-    #[error("hg cache {path}: {source}")]
+    #[error("hg cache {path}")]
     Cache {
         /// The path.
         path: PathBuf,
@@ -110,6 +112,24 @@ fn hg() -> Command {
     command
 }
 
+/// `hg` for a command that talks to `url`: the fetcher's proxy and trust settings applied.
+fn hg_remote(network: &HgNetwork) -> Command {
+    let mut command = hg();
+    for value in &network.config {
+        command.arg("--config").arg(value);
+    }
+    match &network.proxy_env {
+        ProxyEnv::Keep => {}
+        ProxyEnv::Remove => {
+            command.env_remove("http_proxy");
+        }
+        ProxyEnv::Set(proxy) => {
+            command.env("http_proxy", proxy);
+        }
+    }
+    command
+}
+
 fn run_hg(command: &mut Command, should_interrupt: &AtomicBool) -> Result<String, Error> {
     let line = command::describe(command);
     match command::run(command, should_interrupt) {
@@ -141,6 +161,7 @@ pub(crate) fn checkout(
     rev: &str,
     offline: bool,
     into: &Path,
+    network: &HgNetwork,
     should_interrupt: &AtomicBool,
 ) -> Result<String, Error> {
     let _span = tracing::info_span!("hg", url, rev).entered();
@@ -167,7 +188,10 @@ pub(crate) fn checkout(
             rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) && has_rev(&mirror);
         if !fixed && !offline {
             run_hg(
-                hg().arg("-R").arg(&mirror).args(["pull", "--quiet", url]),
+                hg_remote(network)
+                    .arg("-R")
+                    .arg(&mirror)
+                    .args(["pull", "--quiet", url]),
                 should_interrupt,
             )?;
         }
@@ -187,7 +211,8 @@ pub(crate) fn checkout(
         let partial = parent.join(format!(".partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&partial);
         run_hg(
-            hg().args(["clone", "--quiet", "--noupdate", url])
+            hg_remote(network)
+                .args(["clone", "--quiet", "--noupdate", url])
                 .arg(&partial),
             should_interrupt,
         )

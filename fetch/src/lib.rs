@@ -15,7 +15,7 @@
 //!   backoff and **resumed** with `Range`/`If-Range`; mirrors are tried before the origin; an
 //!   offline mode uses the cache only; concurrent fetchers of one artifact (threads or
 //!   processes) serialize on a file lock and leave one correct entry;
-//! - **extraction is defensive** ([`extract`]): compression detected by magic bytes (gzip, xz,
+//! - **extraction is defensive** ([`extract()`]): compression detected by magic bytes (gzip, xz,
 //!   bzip2, zstd, none), `pax_global_header` treated as metadata, `strip_components`, exec bits
 //!   and mtimes kept; absolute paths, `..`, escaping symlinks and hard links are refused with
 //!   an error naming the entry; device nodes and FIFOs are not created, setuid/setgid dropped;
@@ -25,6 +25,29 @@
 //!
 //! Long operations take an interrupt flag (`&AtomicBool`) and report through a progress
 //! callback; every step emits `tracing` spans. The library never prints.
+//!
+//! # https: one TLS stack, one set of settings for every source kind
+//!
+//! Archives, mirrors, git remotes (`https://`, `http://`: libgit2 is built without TLS, and its
+//! http transport is replaced by the fetcher's own HTTP client) and Mercurial repositories all
+//! follow the same settings:
+//!
+//! | setting | effect |
+//! |---|---|
+//! | [`FetcherBuilder::ca_cert`] | also trust the CA certificates of a PEM file |
+//! | [`FetcherBuilder::pinned_cert`] | accept only servers presenting one of these certificates |
+//! | `SSL_CERT_FILE`, `SSL_CERT_DIR` | replace the system's root certificates (as OpenSSL, curl, git) |
+//! | `HTTPS_PROXY` / `https_proxy` | proxy for `https://` URLs (CONNECT tunnel) |
+//! | `http_proxy` (`HTTP_PROXY` outside CGI), `ALL_PROXY` / `all_proxy` | proxy for `http://` URLs, for both |
+//! | `NO_PROXY` / `no_proxy` | comma-separated hosts, `.domains` and networks reached directly (`*` for all) |
+//!
+//! Set the variables before building the fetcher. `GIT_SSL_CAINFO`, `CURL_CA_BUNDLE` and git's
+//! `http.*` settings are not read. Mercurial receives the settings as `--config` values
+//! (`web.cacerts`, which would otherwise come from Debian's `/etc/mercurial/hgrc.d/cacerts.rc`,
+//! or `hostsecurity.HOST:fingerprints`) and its `http_proxy` variable, set or removed by the same
+//! proxy rules. A certificate failure is not retried; the error names the URL and its cause
+//! chain ends with the reason (`UnknownIssuer`, or "not a pinned certificate" with the presented
+//! certificate's sha256).
 //!
 //! # Example
 //!
@@ -68,12 +91,15 @@ pub mod download;
 pub mod extract;
 mod fetcher;
 pub mod git;
+mod git_http;
 pub mod hg;
 pub mod patch;
 mod pipeline;
 mod progress;
+mod proxy;
 mod source;
 mod staging;
+pub mod tls;
 mod write_pool;
 mod xz;
 

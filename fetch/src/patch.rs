@@ -11,16 +11,17 @@ use crate::progress::{self, Phase, ProgressFn};
 /// Why patching failed. The tree is not published, so no half-patched tree is left under the
 /// destination name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The `patch` command is missing.
-    #[error("the `patch` command was not found ({source}); install it: `apt-get install patch`")]
+    #[error("the `patch` command was not found; install it: `apt-get install patch`")]
     NotInstalled {
         /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// A series file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Series {
         /// The series file.
         path: PathBuf,

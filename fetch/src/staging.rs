@@ -15,6 +15,7 @@ pub(crate) struct StagingDir {
 
 /// Why a staging directory could not be created or published.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StagingError {
     /// The destination already exists; nothing was touched.
     #[error(
@@ -25,7 +26,7 @@ pub enum StagingError {
         path: PathBuf,
     },
     /// A file system operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path involved.
         path: PathBuf,

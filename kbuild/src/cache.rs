@@ -19,10 +19,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which tool's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheTool {
     /// ccache.
@@ -62,26 +62,35 @@ impl fmt::Display for CacheTool {
     }
 }
 
+/// A name that is not one of the compiler wrappers kforge reads counters of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown compiler wrapper {name:?}: expected ccache, sccache, distcc or icecc")]
+pub struct UnknownTool {
+    /// The name given.
+    pub name: String,
+}
+
 impl std::str::FromStr for CacheTool {
-    type Err = String;
-    fn from_str(s: &str) -> Result<CacheTool, String> {
+    type Err = UnknownTool;
+    fn from_str(s: &str) -> Result<CacheTool, UnknownTool> {
         match s.trim().to_ascii_lowercase().as_str() {
             "ccache" => Ok(CacheTool::Ccache),
             "sccache" => Ok(CacheTool::Sccache),
             "distcc" => Ok(CacheTool::Distcc),
             "icecc" | "icecream" => Ok(CacheTool::Icecc),
-            _ => Err(format!(
-                "unknown compiler wrapper {s:?}: expected ccache, sccache, distcc or icecc"
-            )),
+            _ => Err(UnknownTool {
+                name: s.to_string(),
+            }),
         }
     }
 }
 
 /// Errors of reading counters.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The stats command could not be started.
-    #[error("cannot run `{command}`: {source} (Debian: apt-get install {package})")]
+    #[error("cannot run `{command}` (Debian: apt-get install {package})")]
     Spawn {
         /// The command.
         command: String,
@@ -119,7 +128,7 @@ pub enum Error {
         var: &'static str,
     },
     /// The client log exists but cannot be read.
-    #[error("cannot read the {tool} client log {path}: {source}")]
+    #[error("cannot read the {tool} client log {path}")]
     ReadLog {
         /// The tool.
         tool: CacheTool,
@@ -131,7 +140,7 @@ pub enum Error {
 }
 
 /// Counters at one moment. A field is `None` when the tool does not count it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Compilations answered from the cache.
     pub hits: Option<u64>,
@@ -144,7 +153,7 @@ pub struct CacheStats {
 }
 
 /// What a build did to the counters: `after - before`, with both readings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheReport {
     /// The tool.
     pub tool: CacheTool,

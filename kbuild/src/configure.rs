@@ -8,12 +8,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::make::{DEFAULT_KILL_GRACE, absolute};
-use crate::outcome::{Failure, Outcome, Verdict, join_command, judge};
+use crate::outcome::{EnvChange, Failure, Invocation, Outcome, Verdict, join_command, judge};
 use crate::output::{Line, LineCallback};
 use crate::process::{self, Input, SpawnError, Spec};
 
 /// Errors of [`Configure::run`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// There is no configure script.
     #[error(
@@ -35,7 +36,7 @@ pub enum Error {
         mode: u32,
     },
     /// The directory to run in could not be created.
-    #[error("cannot create the build directory {path}: {source}")]
+    #[error("cannot create the build directory {path}")]
     BuildDir {
         /// The directory.
         path: PathBuf,
@@ -43,7 +44,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The log file could not be created or written.
-    #[error("cannot write the log file {path}: {source}")]
+    #[error("cannot write the log file {path}")]
     LogFile {
         /// The log file.
         path: PathBuf,
@@ -51,7 +52,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The script could not be started (e.g. a bad `#!` interpreter line).
-    #[error("cannot run {path}: {source} (check its #! line names an installed interpreter)")]
+    #[error("cannot run {path} (check its #! line names an installed interpreter)")]
     Spawn {
         /// The script.
         path: PathBuf,
@@ -86,6 +87,11 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// Whether the run stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted(_))
     }
 }
 
@@ -283,7 +289,13 @@ impl Configure {
                 source,
             },
         })?;
-        match judge(running.wait(), command, Vec::new()) {
+        let invocation = Invocation {
+            command,
+            targets: Vec::new(),
+            env: EnvChange::list(&self.env),
+            dir: cwd.clone(),
+        };
+        match judge(running.wait(), invocation) {
             Verdict::Success(outcome) => Ok(outcome),
             Verdict::LogError(outcome, source) => Err(Error::LogFile {
                 path: outcome.log_file.unwrap_or_default(),

@@ -17,11 +17,10 @@ use crate::output::{Line, LineCallback};
 
 /// Errors of the [`KernelTree`] steps.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The top Makefile could not be read.
-    #[error(
-        "cannot read {path}: {source} (KernelTree::new takes the top directory of a Linux source tree)"
-    )]
+    #[error("cannot read {path} (KernelTree::new takes the top directory of a Linux source tree)")]
     ReadMakefile {
         /// The Makefile.
         path: PathBuf,
@@ -38,30 +37,6 @@ pub enum Error {
         /// The missing field (`VERSION` or `PATCHLEVEL`).
         field: &'static str,
     },
-    /// The config file to install could not be read.
-    #[error("cannot read the config file {path}: {source}")]
-    ReadConfig {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The config file to install does not look like a kernel `.config`.
-    #[error(
-        "{path} does not look like a kernel .config (no `CONFIG_…=` or `# CONFIG_… is not set` line)"
-    )]
-    NotAConfig {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The config could not be installed into the build directory.
-    #[error("cannot install the config as {path}: {source}")]
-    InstallConfig {
-        /// The destination.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
     /// A make step failed.
     #[error(transparent)]
     Make(#[from] make::Error),
@@ -73,6 +48,13 @@ pub enum Error {
         /// `kernelrelease` or `kernelversion`.
         target: &'static str,
     },
+}
+
+impl Error {
+    /// Whether a make step stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Make(e) if e.is_interrupted())
+    }
 }
 
 /// The version in a tree's top Makefile (`VERSION`, `PATCHLEVEL`, `SUBLEVEL`, `EXTRAVERSION`).
@@ -96,11 +78,14 @@ impl KernelVersion {
             path: path.clone(),
             source,
         })?;
-        KernelVersion::parse_makefile(&text).map_err(|field| Error::NoVersion { path, field })
+        KernelVersion::parse_makefile(&text).map_err(|e| Error::NoVersion {
+            path,
+            field: e.field,
+        })
     }
 
     /// Parse the head of a top Makefile; on failure, the missing field.
-    pub fn parse_makefile(text: &str) -> Result<KernelVersion, &'static str> {
+    pub fn parse_makefile(text: &str) -> Result<KernelVersion, MissingVersionField> {
         let value = |key: &str| -> Option<String> {
             text.lines().take(64).find_map(|line| {
                 let rest = line.strip_prefix(key)?.trim_start();
@@ -108,8 +93,10 @@ impl KernelVersion {
                 Some(rest.trim().to_owned())
             })
         };
-        let number = |key: &'static str| -> Result<u32, &'static str> {
-            value(key).and_then(|v| v.parse().ok()).ok_or(key)
+        let number = |key: &'static str| -> Result<u32, MissingVersionField> {
+            value(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or(MissingVersionField { field: key })
         };
         Ok(KernelVersion {
             version: number("VERSION")?,
@@ -144,6 +131,14 @@ impl fmt::Display for KernelVersion {
             self.version, self.patchlevel, self.sublevel, self.extraversion
         )
     }
+}
+
+/// A top Makefile without a numeric `VERSION` or `PATCHLEVEL` among its first lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no numeric {field} in the top Makefile's first 64 lines")]
+pub struct MissingVersionField {
+    /// `VERSION` or `PATCHLEVEL`.
+    pub field: &'static str,
 }
 
 /// How a `.config` is brought up to date without prompting.
@@ -555,45 +550,6 @@ impl KernelTree {
         })
     }
 
-    /// Install `config` as the build's `.config`: written atomically (temp file + rename), the
-    /// previous one kept as `.config.old`. Returns the destination.
-    pub fn install_config(&self, config: &Path) -> Result<PathBuf, Error> {
-        let text = std::fs::read(config).map_err(|source| Error::ReadConfig {
-            path: config.to_owned(),
-            source,
-        })?;
-        let looks_like_config = String::from_utf8_lossy(&text).lines().any(|l| {
-            l.starts_with("CONFIG_") && l.contains('=')
-                || l.starts_with("# CONFIG_") && l.ends_with(" is not set")
-        });
-        if !looks_like_config {
-            return Err(Error::NotAConfig {
-                path: config.to_owned(),
-            });
-        }
-        let dest = self.config_path();
-        let install = |dest: &Path| -> std::io::Result<()> {
-            let dir = dest.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".config.kforge-{}.tmp", std::process::id()));
-            std::fs::write(&tmp, &text)?;
-            if dest.exists()
-                && let Err(err) = std::fs::copy(dest, dir.join(".config.old"))
-            {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(err);
-            }
-            std::fs::rename(&tmp, dest).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
-        };
-        install(&dest).map_err(|source| Error::InstallConfig {
-            path: dest.clone(),
-            source,
-        })?;
-        Ok(dest)
-    }
-
     /// Prepare the tree for building external modules: `modules_prepare` where the top
     /// Makefile has it, else `prepare scripts` (as the 2.6-era HOWTOs did).
     pub fn prepare_for_external_modules(&self) -> Result<ModulesPrepared, Error> {
@@ -721,7 +677,7 @@ mod tests {
         assert_eq!(v.to_string(), "2.6.18.8-xen");
         assert_eq!(
             KernelVersion::parse_makefile("all:\n\techo hi\n"),
-            Err("VERSION")
+            Err(MissingVersionField { field: "VERSION" })
         );
     }
 

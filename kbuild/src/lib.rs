@@ -63,11 +63,12 @@ mod outcome;
 mod output;
 mod process;
 
-pub use cache::{CacheProbe, CacheReport, CacheStats, CacheTool};
+pub use cache::{CacheProbe, CacheReport, CacheStats, CacheTool, UnknownTool};
 pub use configure::Configure;
 pub use kernel::{
-    ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Reproducible, ResolveStrategy,
+    ConfigResolution, KernelTree, KernelVersion, MissingVersionField, ModulesPrepared,
+    Reproducible, ResolveStrategy,
 };
 pub use make::{Make, RunningMake, default_jobs};
-pub use outcome::{Failure, Outcome, Status};
+pub use outcome::{EnvChange, Failure, Outcome, Status};
 pub use output::{Line, LineKind, Stream, classify};

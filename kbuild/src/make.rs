@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::cache::{CacheProbe, CacheReport, CacheStats, CacheTool};
-use crate::outcome::{Failure, Outcome, Verdict, judge};
+use crate::outcome::{EnvChange, Failure, Invocation, Outcome, Verdict, judge};
 use crate::output::{Line, LineCallback};
 use crate::process::{self, Input, Running, SpawnError, Spec};
 
@@ -16,6 +16,7 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Errors of [`Make::run`] and [`Make::spawn`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A destructive target was asked for without [`Make::allow_destructive`].
     #[error(
@@ -46,7 +47,7 @@ pub enum Error {
         dir: PathBuf,
     },
     /// The `O=` build directory could not be created.
-    #[error("cannot create the build directory {path}: {source}")]
+    #[error("cannot create the build directory {path}")]
     BuildDir {
         /// The directory.
         path: PathBuf,
@@ -54,7 +55,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The log file could not be created or written.
-    #[error("cannot write the log file {path}: {source}")]
+    #[error("cannot write the log file {path}")]
     LogFile {
         /// The log file.
         path: PathBuf,
@@ -62,9 +63,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// make could not be started.
-    #[error(
-        "cannot run {program:?}: {source} (is GNU make installed? Debian: apt-get install make)"
-    )]
+    #[error("cannot run {program:?} (is GNU make installed? Debian: apt-get install make)")]
     Spawn {
         /// The program.
         program: OsString,
@@ -99,6 +98,11 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// Whether the run stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted(_))
     }
 }
 
@@ -387,6 +391,11 @@ impl Make {
         self.build_dir.as_deref()
     }
 
+    /// The log file, if one was set.
+    pub fn get_log_file(&self) -> Option<&Path> {
+        self.log_file.as_deref()
+    }
+
     /// The targets.
     pub fn get_targets(&self) -> &[String] {
         &self.targets
@@ -503,8 +512,13 @@ impl Make {
         })?;
         Ok(RunningMake {
             running,
-            command: command_text,
-            targets: self.targets.clone(),
+            invocation: Invocation {
+                command: command_text,
+                targets: self.targets.clone(),
+                env: EnvChange::list(&self.env),
+                // make runs with -C; its own working directory is this process's.
+                dir: std::env::current_dir().unwrap_or_else(|_| self.dir.clone()),
+            },
             cache,
         })
     }
@@ -520,8 +534,7 @@ impl Make {
 #[derive(Debug)]
 pub struct RunningMake {
     running: Running,
-    command: Vec<String>,
-    targets: Vec<String>,
+    invocation: Invocation,
     cache: Option<(CacheProbe, Result<CacheStats, crate::cache::Error>)>,
 }
 
@@ -534,7 +547,7 @@ impl RunningMake {
     /// Wait for the end, honouring the timeout and the interrupt flag.
     pub fn wait(self) -> Result<Outcome, Error> {
         let finished = self.running.wait();
-        match judge(finished, self.command, self.targets) {
+        match judge(finished, self.invocation) {
             Verdict::Success(mut outcome) => {
                 if let Some((probe, before)) = self.cache {
                     match before.and_then(|b| Ok((b, probe.read()?))) {
@@ -545,8 +558,16 @@ impl RunningMake {
                             outcome.cache = Some(report);
                         }
                         Err(err) => {
-                            tracing::warn!(error = %err, "cannot read the compiler wrapper's counters");
-                            outcome.cache_error = Some(err.to_string());
+                            // The message and its cause, since only text is kept.
+                            let mut text = err.to_string();
+                            let mut cause = std::error::Error::source(&err);
+                            while let Some(c) = cause {
+                                text.push_str(": ");
+                                text.push_str(&c.to_string());
+                                cause = c.source();
+                            }
+                            tracing::warn!(error = %text, "cannot read the compiler wrapper's counters");
+                            outcome.cache_error = Some(text);
                         }
                     }
                 }

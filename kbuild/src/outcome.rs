@@ -1,11 +1,12 @@
 //! What a finished invocation reports: [`Outcome`] on success, [`Failure`] inside the error
 //! otherwise. Both serialize (for a script or a build's `build.json`).
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,11 +46,46 @@ impl fmt::Display for Status {
     }
 }
 
+/// One change a run made to the environment it inherited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvChange {
+    /// The variable.
+    pub key: String,
+    /// Its value, or `None` when the variable was removed.
+    pub value: Option<String>,
+}
+
+impl EnvChange {
+    pub(crate) fn list(env: &[(OsString, Option<OsString>)]) -> Vec<EnvChange> {
+        env.iter()
+            .map(|(k, v)| EnvChange {
+                key: k.to_string_lossy().into_owned(),
+                value: v.as_ref().map(|v| v.to_string_lossy().into_owned()),
+            })
+            .collect()
+    }
+}
+
+/// What ran, as the supervisor started it: enough to run it again by hand.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub command: Vec<String>,
+    pub targets: Vec<String>,
+    pub env: Vec<EnvChange>,
+    pub dir: PathBuf,
+}
+
 /// A successful invocation of make or `./configure`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The command line that ran (program first), lossily converted to UTF-8.
     pub command: Vec<String>,
+    /// The environment changes it ran with, in order (reproducible mode's `KBUILD_BUILD_*`,
+    /// a compiler wrapper's settings, `LC_ALL=C`): the inherited environment plus these is
+    /// what the process saw.
+    pub env: Vec<EnvChange>,
+    /// The working directory it ran in.
+    pub dir: PathBuf,
     /// The make targets asked for (empty for `./configure`).
     pub targets: Vec<String>,
     /// How it ended (always `Exited(0)` in an `Ok`).
@@ -82,6 +118,10 @@ pub struct Outcome {
 pub struct Failure {
     /// The command line that ran (program first).
     pub command: Vec<String>,
+    /// The environment changes it ran with, in order.
+    pub env: Vec<EnvChange>,
+    /// The working directory it ran in.
+    pub dir: PathBuf,
     /// The make targets asked for (empty for `./configure`).
     pub targets: Vec<String>,
     /// How the process ended.
@@ -111,22 +151,13 @@ impl Failure {
     }
 }
 
-/// Join a command line for display, quoting arguments with spaces or quotes.
+/// Join a command line for display, each word quoted for a POSIX shell (`shlex`).
 pub(crate) fn join_command(command: &[String]) -> String {
-    let mut out = String::new();
-    for (i, arg) in command.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        if arg.is_empty() || arg.contains([' ', '\t', '"', '\'', '$']) {
-            out.push('\'');
-            out.push_str(&arg.replace('\'', "'\\''"));
-            out.push('\'');
-        } else {
-            out.push_str(arg);
-        }
-    }
-    out
+    command
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| format!("{w:?}"), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl fmt::Display for Failure {
@@ -176,16 +207,20 @@ pub(crate) enum Verdict {
 }
 
 /// Turn a finished process into an outcome or a failure report.
-pub(crate) fn judge(
-    finished: crate::process::Finished,
-    command: Vec<String>,
-    targets: Vec<String>,
-) -> Verdict {
+pub(crate) fn judge(finished: crate::process::Finished, invocation: Invocation) -> Verdict {
+    let Invocation {
+        command,
+        targets,
+        env,
+        dir,
+    } = invocation;
     use crate::process::Ending;
     let c = finished.collected;
     if finished.ending == Ending::Exited && finished.status.success() {
         let outcome = Outcome {
             command,
+            env,
+            dir,
             targets,
             status: finished.status,
             duration: finished.duration,
@@ -204,6 +239,8 @@ pub(crate) fn judge(
     }
     let failure = Box::new(Failure {
         command,
+        env,
+        dir,
         targets,
         status: finished.status,
         duration: finished.duration,

@@ -224,46 +224,6 @@ fn reproducible_mode_fixes_identity_and_maps_paths() {
 }
 
 #[test]
-fn install_config_is_atomic_and_keeps_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("o");
-    let mut tree = KernelTree::new(dir.path());
-    tree.build_dir(&out);
-    let first = dir.path().join("first.config");
-    let second = dir.path().join("second.config");
-    std::fs::write(&first, "CONFIG_A=y\n").unwrap();
-    std::fs::write(&second, "# CONFIG_A is not set\nCONFIG_B=m\n").unwrap();
-    let dest = tree.install_config(&first).unwrap();
-    assert_eq!(dest, out.join(".config"));
-    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "CONFIG_A=y\n");
-    tree.install_config(&second).unwrap();
-    assert_eq!(
-        std::fs::read_to_string(out.join(".config.old")).unwrap(),
-        "CONFIG_A=y\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&dest).unwrap(),
-        "# CONFIG_A is not set\nCONFIG_B=m\n"
-    );
-    let names: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(names.len(), 2, "no temp file left: {names:?}");
-    let junk = dir.path().join("junk");
-    std::fs::write(&junk, "hello\n").unwrap();
-    let err = tree.install_config(&junk).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("does not look like a kernel .config")
-    );
-    assert_eq!(
-        std::fs::read_to_string(&dest).unwrap(),
-        "# CONFIG_A is not set\nCONFIG_B=m\n"
-    );
-}
-
-#[test]
 fn a_failing_step_keeps_the_make_failure() {
     let dir = tempfile::tempdir().unwrap();
     fake_tree(dir.path(), 6, 1, 0);

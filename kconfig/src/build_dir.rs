@@ -28,6 +28,7 @@ pub struct Installed {
 
 /// Installing a `.config` failed; the build directory's previous `.config` is intact.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InstallError {
     /// The build directory could not be created.
     #[error("cannot create build directory {path}")]

@@ -105,6 +105,7 @@ pub struct ParseError {
 
 /// Reading a `.config` file from disk failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file could not be read.
     #[error("cannot read {path}")]
@@ -139,6 +140,7 @@ pub struct WriteError {
 
 /// An edit that cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EditError {
     /// The symbol name has characters other than letters, digits and `_`.
     #[error("`{0}` is not a valid symbol name (letters, digits and `_` only)")]
@@ -464,6 +466,7 @@ impl Config {
 
 /// `set_val` got text that is not a value, or a bad name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetValError {
     /// The value text is not a `.config` value.
     #[error("`{text}` is not a .config value: {problem}; expected y, m, n, \"text\", 32 or 0x20")]

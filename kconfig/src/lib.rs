@@ -99,6 +99,7 @@ mod value;
 mod verify;
 mod verify_why;
 
+pub use atomic::write_atomic;
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
 pub use diff::{Changed, ConfigDiff, diff};

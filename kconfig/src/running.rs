@@ -49,6 +49,7 @@ impl fmt::Display for Attempt {
 
 /// Finding the running configuration failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunningError {
     /// No candidate file was usable.
     #[error(

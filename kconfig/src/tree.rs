@@ -227,6 +227,7 @@ impl fmt::Display for CleanCheck {
 
 /// Opening a source tree failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The top Makefile could not be read.
     #[error("cannot read the top Makefile {path}; is this directory a kernel source tree?")]
@@ -248,6 +249,7 @@ pub enum OpenError {
 
 /// Cleaning a tree for out-of-tree builds failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CleanError {
     /// The build directory is the source tree itself.
     #[error("the build directory {0} is the source tree itself; choose a separate O= directory")]

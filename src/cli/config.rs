@@ -21,7 +21,7 @@ pub enum Cmd {
     Merge(MergeArgs),
     /// After `make olddefconfig`, list every value the fragments requested that did not land in
     /// the final .config, with what it became and the fragment line that asked; exit status 1
-    /// with --strict when any did not.
+    /// when any did not (unless --warn-only).
     Verify(VerifyArgs),
     /// Symbols removed, changed and added between two configurations (scripts/diffconfig).
     Diff(DiffArgs),
@@ -99,9 +99,9 @@ pub struct VerifyArgs {
     /// The fragments whose values were requested, in the order they were merged.
     #[arg(required = true)]
     fragments: Vec<PathBuf>,
-    /// Exit with status 1 when any requested value did not land.
+    /// Report values that did not land, but exit with status 0 (the default fails).
     #[arg(long)]
-    strict: bool,
+    warn_only: bool,
     /// Also list values that changed relative to this base .config although no fragment asked.
     #[arg(long, value_name = "CONFIG")]
     base: Option<PathBuf>,
@@ -344,7 +344,7 @@ fn verify_cmd(args: VerifyArgs, out: &Output) -> anyhow::Result<ExitCode> {
         }
     }
     // The report is already on stdout: in warn mode there is nothing more to say.
-    if args.strict && report.enforce(Mode::Strict).is_err() {
+    if !args.warn_only && report.enforce(Mode::Strict).is_err() {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

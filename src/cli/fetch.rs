@@ -48,6 +48,15 @@ struct CommonArgs {
     /// Use only the cache; fail naming what is missing.
     #[arg(long)]
     offline: bool,
+    /// Also trust the CA certificates of this PEM file for https (archives, mirrors, git,
+    /// Mercurial); repeatable. SSL_CERT_FILE/SSL_CERT_DIR replace the system's roots and
+    /// HTTPS_PROXY/https_proxy/NO_PROXY choose a proxy, as for curl and git.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Vec<PathBuf>,
+    /// Accept only https servers presenting a certificate of this PEM file (replaces CA
+    /// verification, like Mercurial's host fingerprints); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pinned_cert: Vec<PathBuf>,
     /// A patch applied after fetching (with -p1 unless --patch-strip); repeatable, in order.
     #[arg(long, value_name = "FILE")]
     patch: Vec<PathBuf>,
@@ -69,7 +78,7 @@ enum RepoCmd {
 
 #[derive(Debug, clap::Args)]
 struct GitArgs {
-    /// Repository URL or path (local paths and file:// work; https needs a git2 built with TLS).
+    /// Repository URL or path (https://, http://, file:// or a local path).
     url: String,
     /// Branch, tag or commit id.
     #[arg(long)]
@@ -139,6 +148,12 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     }
     for mirror in mirrors {
         builder = builder.mirror(mirror);
+    }
+    for ca in &common.ca_cert {
+        builder = builder.ca_cert(ca);
+    }
+    for pin in &common.pinned_cert {
+        builder = builder.pinned_cert(pin);
     }
     let reporter = Reporter::new(out.quiet || out.json);
     let bar = reporter.bar.clone();

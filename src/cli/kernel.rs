@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kforge_kbuild::{
-    CacheReport, CacheTool, ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome,
+    CacheReport, ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome,
     Reproducible, ResolveStrategy,
 };
 use kforge_toolchain::{Toolchain, Wrapper, WrapperKind};
@@ -62,10 +62,12 @@ pub struct TreeArgs {
 /// A compiler cache or distributed compiler in front of CC and HOSTCC.
 #[derive(Debug, clap::Args)]
 pub struct WrapperArgs {
-    /// Run CC and HOSTCC through this wrapper (CC="ccache gcc"); its hits, misses and remote
-    /// jobs are reported. distcc needs --distcc-hosts; icecc uses the local iceccd.
-    #[arg(long, value_enum, value_name = "WRAPPER")]
-    cc_wrapper: Option<CcWrapper>,
+    /// Run CC and HOSTCC through this wrapper: ccache, sccache, distcc or icecc
+    /// (CC="ccache gcc"); its hits, misses and remote jobs are reported. distcc needs
+    /// --distcc-hosts; icecc uses the local iceccd. With ccache or sccache the build runs in
+    /// reproducible mode, so a build in another directory hits the cache.
+    #[arg(long, value_name = "WRAPPER")]
+    cc_wrapper: Option<WrapperKind>,
     /// distcc hosts, DISTCC_HOSTS syntax: 'HOST[:PORT][/SLOTS] …' (e.g. '10.0.0.5/8
     /// 10.0.0.6:3632/4'); -j defaults to the total of the slots.
     #[arg(long, value_name = "HOSTS", requires = "cc_wrapper")]
@@ -73,30 +75,9 @@ pub struct WrapperArgs {
     /// icecream scheduler, HOST[:PORT], given to iceccd as ICECC_SCHEDULER.
     #[arg(long, value_name = "ADDR", requires = "cc_wrapper")]
     icecc_scheduler: Option<String>,
-}
-
-/// The wrappers `--cc-wrapper` takes.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum CcWrapper {
-    /// ccache.
-    Ccache,
-    /// sccache (its server runs with SCCACHE_IDLE_TIMEOUT=0).
-    Sccache,
-    /// distcc.
-    Distcc,
-    /// icecream.
-    Icecc,
-}
-
-impl From<CcWrapper> for WrapperKind {
-    fn from(w: CcWrapper) -> WrapperKind {
-        match w {
-            CcWrapper::Ccache => WrapperKind::Ccache,
-            CcWrapper::Sccache => WrapperKind::Sccache,
-            CcWrapper::Distcc => WrapperKind::Distcc,
-            CcWrapper::Icecc => WrapperKind::Icecc,
-        }
-    }
+    /// A private cache directory for ccache or sccache (CCACHE_DIR / SCCACHE_DIR).
+    #[arg(long, value_name = "DIR", requires = "cc_wrapper")]
+    cc_cache_dir: Option<PathBuf>,
 }
 
 impl WrapperArgs {
@@ -107,7 +88,7 @@ impl WrapperArgs {
         tree_args: &TreeArgs,
         tree: &mut KernelTree,
     ) -> anyhow::Result<Option<Wrapper>> {
-        let Some(kind) = self.cc_wrapper.map(WrapperKind::from) else {
+        let Some(kind) = self.cc_wrapper else {
             return Ok(None);
         };
         let mut wrapper = Wrapper::find(kind)?;
@@ -117,7 +98,21 @@ impl WrapperArgs {
         if let Some(scheduler) = &self.icecc_scheduler {
             wrapper = wrapper.with_icecc_scheduler(scheduler)?;
         }
+        if let Some(dir) = &self.cc_cache_dir {
+            wrapper = wrapper.with_cache_dir(std::path::absolute(dir)?);
+        }
         wrapper.check()?;
+        if !kind.is_distributed() {
+            // Path-independent objects: a build in another directory hits the cache.
+            tree.reproducible(Reproducible::default());
+        }
+        if kind == WrapperKind::Ccache
+            && let Some(base) = tree_args.common_dir()
+        {
+            // Paths under the common parent of the source and build directories are hashed
+            // relative to the working directory, so the same layout elsewhere hits.
+            tree.env("CCACHE_BASEDIR", base.to_string_lossy().into_owned());
+        }
         if kind.is_distributed()
             && let Some(logs) = tree_args.log_dir()
         {
@@ -143,11 +138,7 @@ impl WrapperArgs {
         {
             tree.jobs(jobs);
         }
-        let tool: CacheTool = kind
-            .program()
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!(e))?;
-        tree.cache_stats(tool);
+        tree.cache_stats(kforge::steps::cache_tool(kind));
         Ok(Some(wrapper))
     }
 }
@@ -238,6 +229,20 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 impl TreeArgs {
+    /// The deepest directory holding both the source and the build directory, unless it is
+    /// `/` (too broad to rewrite every path under it).
+    fn common_dir(&self) -> Option<PathBuf> {
+        let src = std::path::absolute(&self.src).ok()?;
+        let build = std::path::absolute(self.build_dir.as_ref()?).ok()?;
+        let common: PathBuf = src
+            .components()
+            .zip(build.components())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect();
+        (common.components().count() > 1).then_some(common)
+    }
+
     fn log_dir(&self) -> Option<PathBuf> {
         self.log_dir
             .clone()
@@ -328,11 +333,20 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     let config_installed = match &args.config {
         Some(config) => {
-            let dest = tree.install_config(config)?;
+            // kforge-kconfig's install: checked line by line, written atomically and synced,
+            // a different previous .config kept as .config.old.
+            let parsed = kforge_kconfig::Config::read(config)?;
+            let dir = tree.config_path();
+            let dir = dir.parent().unwrap_or(std::path::Path::new("."));
+            let installed = kforge_kconfig::BuildDir::new(dir).install_config(&parsed)?;
             if !out.quiet && !out.json {
-                println!("installed {} as {}", config.display(), dest.display());
+                println!(
+                    "installed {} as {}",
+                    config.display(),
+                    installed.path.display()
+                );
             }
-            Some(dest)
+            Some(installed.path)
         }
         None => {
             if !tree.config_path().is_file() {

@@ -5,6 +5,7 @@ pub mod config_eval;
 pub mod config_why;
 pub mod fetch;
 pub mod kernel;
+pub mod record;
 pub mod toolchain;
 pub mod tree;
 
@@ -32,21 +33,42 @@ impl Output {
 }
 
 /// Ctrl-C (and SIGTERM, SIGHUP) raises the returned interrupt flag, so a long operation (a make
-/// process group, a download or an extraction) stops cleanly and leaves nothing half-published;
-/// a second Ctrl-C exits at once. The signals are blocked in the calling thread and in every
-/// thread started afterwards, so `main` calls this before any other thread exists; later calls
-/// return the same flag.
+/// process group, a download, a probe, an extraction) stops cleanly and leaves nothing
+/// half-published; a second signal exits at once with status 130. The handlers are installed
+/// with `signal-hook` (async-signal-safe, any thread, any time); later calls return the same
+/// flag.
 pub fn interrupt_flag() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    static FLAG: std::sync::OnceLock<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> =
-        std::sync::OnceLock::new();
-    FLAG.get_or_init(|| match kforge::kbuild::interrupt::flag_on_signals() {
-        Ok(flag) => Some(flag),
-        Err(err) => {
-            tracing::warn!(error = %err, "Ctrl-C will not stop the operation cleanly");
-            None
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    static FLAG: std::sync::OnceLock<Option<Arc<AtomicBool>>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for signal in &[SIGINT, SIGTERM, SIGHUP] {
+            // Registered first, so it sees the flag before this signal raises it: the second
+            // signal exits.
+            let installed =
+                signal_hook::flag::register_conditional_shutdown(*signal, 130, Arc::clone(&flag))
+                    .and_then(|_| signal_hook::flag::register(*signal, Arc::clone(&flag)));
+            if let Err(err) = installed {
+                tracing::warn!(error = %err, "Ctrl-C will not stop the operation cleanly");
+                return None;
+            }
         }
+        Some(flag)
     })
     .clone()
+}
+
+/// Whether Ctrl-C (or SIGTERM, SIGHUP) was received.
+pub fn interrupted() -> bool {
+    interrupt_flag().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// Whether stderr takes colour escape codes: a terminal, and `NO_COLOR` unset or empty.
+pub fn colour_on_stderr() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Route the library's `tracing` events to stderr. `RUST_LOG` overrides `-v`/`-q`.
@@ -64,9 +86,21 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// With `--json`, a failure is a JSON object on stdout too: `{"error": "...", "causes":
+/// [...], "interrupted": bool}`.
+pub fn print_json_error(err: &anyhow::Error) {
+    let value = serde_json::json!({
+        "error": err.to_string(),
+        "causes": err.chain().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
+        "interrupted": interrupted(),
+    });
+    println!("{value}");
 }
 
 /// Print an error and its chain of causes on stderr.

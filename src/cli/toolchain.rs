@@ -281,5 +281,6 @@ fn select(args: &SelectArgs, out: &Output) -> anyhow::Result<ExitCode> {
             eprintln!("error: {miss}");
             Ok(ExitCode::from(1))
         }
+        Err(other) => Err(other.into()),
     }
 }

@@ -4,6 +4,7 @@
 //! a `./configure`, a Xen-3.2-like tree and a xenified kernel in a real Mercurial repository).
 #![allow(dead_code)]
 
+pub mod flow;
 pub mod trees;
 
 use std::collections::HashMap;

@@ -1,11 +1,10 @@
 //! Running a compiler: captured output, a deadline, and a record of what was run.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// A compiler command that ran and did not do what was asked: the command line, how it ended and
 /// what it wrote on stderr. Every probe error carries one.
@@ -50,23 +49,11 @@ pub(crate) enum RunError {
     Io(std::io::Error),
 }
 
-/// Render a command line for messages.
+/// Render a command line for messages, each word quoted for a POSIX shell.
 pub(crate) fn display_command(program: &Path, args: &[OsString]) -> String {
-    std::iter::once(program.as_os_str())
-        .chain(args.iter().map(OsString::as_os_str))
-        .map(|a| {
-            let s = a.to_string_lossy();
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=+,:@%".contains(c))
-            {
-                s.into_owned()
-            } else {
-                format!("'{}'", s.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut command = Command::new(program);
+    command.args(args);
+    kforge_process::describe(&command)
 }
 
 fn trim_stderr(stderr: &[u8]) -> String {
@@ -126,7 +113,10 @@ pub(crate) fn run(
     run_interruptible(program, args, stdin, timeout, None)
 }
 
-/// [`run`], also killing the program when `interrupt` is raised (checked every 20 ms).
+/// [`run`], also stopping the program when `interrupt` is raised (checked every 20 ms). The
+/// supervision is kforge-process's: the program leads its own process group (a wrapper
+/// script's children go with it), a deadline or the interrupt stops the group with SIGTERM
+/// then SIGKILL, and nothing it started outlives the call.
 pub(crate) fn run_interruptible(
     program: &Path,
     args: &[OsString],
@@ -134,121 +124,106 @@ pub(crate) fn run_interruptible(
     timeout: Duration,
     interrupt: Option<&AtomicBool>,
 ) -> Result<Captured, RunError> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
-        .process_group(0)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(RunError::Spawn)?;
-    let started = Instant::now();
-    let stdin_pipe = child.stdin.take();
-    let input = stdin.map(<[u8]>::to_vec);
-    let writer = std::thread::spawn(move || {
-        if let (Some(mut pipe), Some(input)) = (stdin_pipe, input) {
-            // A compiler that exits early closes the pipe; its status tells the story.
-            let _ = pipe.write_all(&input);
-        }
-    });
-    // Each reader reports when its pipe reaches end of file: the program has exited (or closed
-    // its output), so no polling is needed while it runs.
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
-    let read_all = |index: usize, pipe: Option<Box<dyn Read + Send>>| {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let result = match pipe {
-                Some(mut pipe) => pipe.read_to_end(&mut buf).map(|_| buf),
-                None => Ok(buf),
-            };
-            let _ = tx.send((index, result));
-        })
-    };
-    read_all(
-        0,
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    read_all(
-        1,
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    drop(tx);
-    let mut outputs: [Option<Vec<u8>>; 2] = [None, None];
-    let mut received = 0;
-    while received < 2 {
-        if interrupt.is_some_and(|i| i.load(Ordering::Relaxed)) {
-            kill_group(&mut child);
-            return Err(RunError::Interrupted);
-        }
-        let left = timeout.saturating_sub(started.elapsed());
-        let slice = match interrupt {
-            Some(_) => left.min(Duration::from_millis(20)),
-            None => left,
-        };
-        match rx.recv_timeout(slice) {
-            Ok((index, Ok(bytes))) => {
-                outputs[index] = Some(bytes);
-                received += 1;
-            }
-            Ok((_, Err(e))) => {
-                kill_group(&mut child);
-                return Err(RunError::Io(e));
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if started.elapsed() < timeout => {}
-            Err(_) => {
-                // The reader threads end when the group's pipes close; they are not waited for.
-                kill_group(&mut child);
-                return Err(RunError::TimedOut(timeout));
-            }
-        }
+    let mut command = Command::new(program);
+    command.args(args).env("LC_ALL", "C");
+    let mut options = kforge_process::Options::new()
+        .timeout(timeout)
+        .interrupt_opt(interrupt)
+        // A compiler that ignores SIGTERM is not worth waiting for.
+        .grace(Duration::from_millis(500));
+    if let Some(bytes) = stdin {
+        options = options.stdin(bytes);
     }
-    let mut pause = Duration::from_micros(100);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                kill_group(&mut child);
-                return Err(RunError::TimedOut(timeout));
-            }
-            Ok(None) => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(4));
-            }
-            Err(e) => {
-                kill_group(&mut child);
-                return Err(RunError::Io(e));
-            }
-        }
-    };
-    let _ = writer.join();
-    let [stdout, stderr] = outputs;
-    Ok(Captured {
-        status,
-        stdout: stdout.unwrap_or_default(),
-        stderr: stderr.unwrap_or_default(),
-    })
+    match kforge_process::run(&mut command, &options) {
+        Ok(c) => Ok(Captured {
+            status: c.status,
+            stdout: c.stdout,
+            stderr: c.stderr,
+        }),
+        Err(kforge_process::Error::Spawn { source, .. }) => Err(RunError::Spawn(source)),
+        Err(kforge_process::Error::TimedOut { after, .. }) => Err(RunError::TimedOut(after)),
+        Err(kforge_process::Error::Wait { source, .. }) => Err(RunError::Io(source)),
+        Err(err) if err.is_interrupted() => Err(RunError::Interrupted),
+        Err(err) => Err(RunError::Io(std::io::Error::other(err))),
+    }
 }
 
-fn kill_group(child: &mut std::process::Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use std::time::Instant;
+
+    /// A "compiler" that starts a child of its own and hangs, as a wrapper script stuck on a
+    /// network compile would.
+    fn hanging_compiler(dir: &Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let cc = dir.join("cc");
+        std::fs::write(
+            &cc,
+            format!(
+                "#!/bin/sh\nsleep 300 &\necho $! > {}\nwait\n",
+                dir.join("child.pid").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        cc
     }
-    let _ = child.kill();
-    let _ = child.wait();
+
+    fn gone(pid: i32) -> bool {
+        kforge_process::wait_for_exit(pid, Duration::from_secs(5))
+    }
+
+    fn child_pid(dir: &Path) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(dir.join("child.pid"))
+                && let Ok(pid) = text.trim().parse()
+            {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the compiler never started its child"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn an_interrupted_probe_leaves_no_process_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cc = hanging_compiler(dir.path());
+        let flag = std::sync::Arc::new(AtomicBool::new(false));
+        let raise = std::sync::Arc::clone(&flag);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            raise.store(true, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        let err = run_interruptible(
+            &cc,
+            &["-dM".into(), "-E".into()],
+            None,
+            Duration::from_secs(60),
+            Some(&flag),
+        )
+        .err()
+        .expect("interrupted");
+        assert!(matches!(err, RunError::Interrupted));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(gone(child_pid(dir.path())), "the probe's child outlived it");
+    }
+
+    #[test]
+    fn a_probe_past_its_deadline_leaves_no_process_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cc = hanging_compiler(dir.path());
+        let err = run(&cc, &[], None, Duration::from_millis(300))
+            .err()
+            .expect("timed out");
+        assert!(matches!(err, RunError::TimedOut(_)));
+        assert!(gone(child_pid(dir.path())), "the probe's child outlived it");
+    }
 }

@@ -162,6 +162,7 @@ impl Discovered {
 /// Why a discovery could not run at all (a broken compiler is not such a reason: see
 /// [`Discovered::broken`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No search path was given and `PATH` is not set.
     #[error("PATH is not set and no search path was given: set PATH or call Discovery::path")]
@@ -172,6 +173,13 @@ pub enum Error {
     /// A worker thread could not be started.
     #[error("could not start a compiler identification thread: {0}")]
     Thread(#[source] std::io::Error),
+}
+
+impl Error {
+    /// Whether discovery stopped because the interrupt flag was raised.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Error::Interrupted)
+    }
 }
 
 /// Identity cache key: the binary's inode and content stamp, so an upgraded compiler is re-run.

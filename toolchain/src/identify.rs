@@ -24,6 +24,7 @@ pub struct Identity {
 
 /// Why a program could not be identified as a C compiler.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The program is not on `PATH` (or the given path does not exist).
     #[error("{program:?} was not found on PATH ({path})")]

@@ -10,6 +10,7 @@ use crate::identify;
 
 /// Why [`Compiler::supports_flag`] could not answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FlagError {
     /// The compiler cannot compile an empty file even without the flag, so the probe says nothing
     /// about the flag.
@@ -35,6 +36,7 @@ pub enum FlagError {
 
 /// Why [`Compiler::compile_to_asm`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AsmError {
     /// The compiler rejected the source or the flags.
     #[error("compiling to assembly failed: {0}")]

@@ -151,6 +151,7 @@ impl serde::Serialize for Requirement {
 
 /// Why a requirement could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// Nothing but white space.
     #[error(

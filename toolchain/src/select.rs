@@ -74,6 +74,7 @@ pub struct NoMatch {
 
 /// Why [`Selection::select`] chose nothing.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No compiler satisfies the requirement.
     #[error("{0}")]

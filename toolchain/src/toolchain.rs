@@ -57,6 +57,7 @@ pub struct Toolchain {
 
 /// Why the environment could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnvError {
     /// A variable holds bytes that are not UTF-8.
     #[error("environment variable {var} is not valid UTF-8: {value:?}")]

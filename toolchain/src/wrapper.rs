@@ -38,7 +38,7 @@ use crate::command::{self, CommandFailure};
 use crate::toolchain::Toolchain;
 
 /// Which wrapper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WrapperKind {
     /// ccache: a local (or remote-storage) compiler cache.
@@ -109,6 +109,7 @@ impl std::str::FromStr for WrapperKind {
 
 /// Errors of finding and configuring a [`Wrapper`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Not a wrapper this crate knows.
     #[error("unknown compiler wrapper {name:?}: expected ccache, sccache, distcc or icecc")]
@@ -164,7 +165,7 @@ pub enum Error {
 }
 
 /// One entry of a distcc host list (`DISTCC_HOSTS`): `HOST[:PORT][/SLOTS][,OPTIONS]`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistccHost {
     /// The entry as written.
     pub spec: String,
@@ -253,7 +254,7 @@ pub fn parse_distcc_hosts(hosts: &str) -> Result<Vec<DistccHost>, Error> {
 }
 
 /// A compiler wrapper found on this machine (or assumed), with its settings.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Wrapper {
     /// Which wrapper.
     pub kind: WrapperKind,

@@ -415,7 +415,9 @@ fn no_match_names_what_was_found_and_the_package_to_install() {
     let fx = fixture();
     let found = discover(&fx.path);
     let req: Requirement = "gcc >=3.2, <4".parse().unwrap();
-    let SelectError::NoMatch(miss) = found.select(&req).unwrap_err();
+    let SelectError::NoMatch(miss) = found.select(&req).unwrap_err() else {
+        panic!("not a no-match error")
+    };
     let text = miss.to_string();
     for c in &found.compilers {
         assert!(text.contains(&c.command), "{text}");
@@ -439,7 +441,9 @@ fn no_match_names_what_was_found_and_the_package_to_install() {
 
     // A requirement this distribution can satisfy names a carried package.
     let req: Requirement = "gcc >=13, <99".parse().unwrap();
-    let SelectError::NoMatch(miss) = found.select(&req).unwrap_err();
+    let SelectError::NoMatch(miss) = found.select(&req).unwrap_err() else {
+        panic!("not a no-match error")
+    };
     let advice = miss.advice.as_ref().unwrap();
     for p in advice.carried.as_ref().unwrap() {
         assert!(advice.candidates.contains(&p.name));

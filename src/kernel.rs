@@ -1,17 +1,23 @@
-//! Kernel steps shared by the flows: the base config (running kernel, a file, or `defconfig`),
-//! fragments merged over it, the out-of-tree build directory, `olddefconfig`, the verification
-//! that every requested value landed, and make steps shown on the live status line.
+//! Kernel steps: the base config (running kernel, a file, or `defconfig`), fragments merged
+//! over it, the out-of-tree build directory, `olddefconfig`, the verification that every
+//! requested value landed, `modules_prepare` and `M=` modules.
+//!
+//! A [`KernelPlan`] describes the kernel part of a flow; its methods are steps to run inside
+//! [`Run::step`](crate::steps::Run::step).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use kforge::kbuild::{KernelTree, Outcome};
-use kforge::kconfig::{
+use kforge_kbuild::{KernelTree, Outcome};
+use kforge_kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
 };
 
-use super::{PlannedStep, Run, fetch_commands, shell_line, shell_quote};
+use crate::error::{Context as _, Error};
+use crate::record::{Artifact, ConfigRecord};
+use crate::reproduce::{ArchiveFetch, fetch_commands, quote, quote_path, shell_line};
+use crate::steps::{PlannedStep, Run};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Where the base configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +30,14 @@ pub enum BaseConfig {
     File(PathBuf),
 }
 
-impl std::str::FromStr for BaseConfig {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
+impl BaseConfig {
+    /// `running`, `defconfig`, or a path.
+    pub fn from_arg(arg: &str) -> BaseConfig {
+        match arg {
             "running" => BaseConfig::Running,
             "defconfig" => BaseConfig::Defconfig,
             path => BaseConfig::File(PathBuf::from(path)),
-        })
+        }
     }
 }
 
@@ -71,15 +77,8 @@ impl KernelPlan {
     /// and status line.
     pub fn tree(&self, run: &Run) -> KernelTree {
         let mut tree = KernelTree::new(&self.src);
-        tree.build_dir(&self.build)
-            .arch(&self.arch)
-            .log_dir(&run.logs)
-            .interrupt(Arc::clone(&run.interrupt))
-            .on_line(run.ui.line_callback());
-        if let Some(jobs) = run.common.jobs {
-            tree.jobs(jobs);
-        }
-        run.apply_wrapper_to_tree(&mut tree);
+        tree.build_dir(&self.build).arch(&self.arch);
+        run.supervise_tree(&mut tree);
         tree
     }
 
@@ -106,7 +105,14 @@ impl KernelPlan {
             PlannedStep::new(
                 "fetch-kernel",
                 &format!("Fetch, verify and extract the {label}"),
-                fetch_commands(url, sha256, &self.src),
+                fetch_commands(&ArchiveFetch {
+                    url,
+                    mirrors: &run.options().mirrors,
+                    sha256,
+                    strip_components: 1,
+                    dest: &self.src,
+                    patches: &[],
+                }),
             ),
             PlannedStep::new(
                 "config",
@@ -135,8 +141,8 @@ impl KernelPlan {
 
     /// The planned commands of the config step.
     pub fn config_commands(&self, run: &Run) -> Vec<String> {
-        let dir = shell_quote(&self.config_dir.display().to_string());
-        let build = shell_quote(&self.build.display().to_string());
+        let dir = quote_path(&self.config_dir);
+        let build = quote_path(&self.build);
         let mut commands = vec![format!("mkdir -p {dir} {build}")];
         match &self.base {
             BaseConfig::Running => commands.push(format!(
@@ -146,28 +152,21 @@ impl KernelPlan {
                 commands.push(self.command(run, &["defconfig"], &[]));
                 commands.push(format!("cp {build}/.config {dir}/base.config"));
             }
-            BaseConfig::File(path) => commands.push(format!(
-                "cp {} {dir}/base.config",
-                shell_quote(&path.display().to_string())
-            )),
+            BaseConfig::File(path) => {
+                commands.push(format!("cp {} {dir}/base.config", quote_path(path)))
+            }
         }
         let names: Vec<String> = self
             .fragments
             .iter()
             .map(|f| match f {
-                FragmentSpec::File(p) => shell_quote(&p.display().to_string()),
+                FragmentSpec::File(p) => quote_path(p),
                 FragmentSpec::Builtin(name, _) => format!("{dir}/{name}"),
             })
             .collect();
         commands.push(format!(
             "{} -m -O {build} {dir}/base.config {}   # kforge merges the same way into {dir}/merged.config",
-            shell_quote(
-                &self
-                    .src
-                    .join("scripts/kconfig/merge_config.sh")
-                    .display()
-                    .to_string()
-            ),
+            quote_path(self.src.join("scripts/kconfig/merge_config.sh")),
             names.join(" ")
         ));
         commands
@@ -177,16 +176,14 @@ impl KernelPlan {
     /// config installed into the build directory. Returns what was requested and the base.
     pub fn configure(&self, run: &mut Run) -> Result<Configured> {
         std::fs::create_dir_all(&self.config_dir)
-            .with_context(|| format!("creating {}", self.config_dir.display()))?;
+            .map_err(|e| Error::io("create the directory", &self.config_dir, e))?;
         // The tree must be clean for O= before any make runs in it.
         let tree = SourceTree::open(&self.src)
             .with_context(|| format!("{} is not a kernel source tree", self.src.display()))?;
         let check = tree.check_clean(Some(&self.arch));
         if !check.is_clean() {
             if self.fix_tree {
-                let plan = tree
-                    .make_clean_for_out_of_tree(&self.build)
-                    .context("making the source tree clean for O=")?;
+                let plan = tree.make_clean_for_out_of_tree(&self.build)?;
                 run.step_note(format!("source tree cleaned for O= without loss:\n{plan}"));
             } else {
                 run.hint = Some(format!(
@@ -195,7 +192,7 @@ impl KernelPlan {
                     check.message.clone().unwrap_or_default(),
                     self.src.display()
                 ));
-                bail!("{check}");
+                return Err(Error::refused(check.to_string()));
             }
         }
         let (mut base, base_desc) = match &self.base {
@@ -216,7 +213,7 @@ impl KernelPlan {
                 path.display().to_string(),
             ),
             BaseConfig::Defconfig => {
-                run.ui.start_status("defconfig");
+                run.command_started("defconfig");
                 let outcome = self.tree(run).config_target("defconfig")?;
                 run.set_log(outcome.log_file.clone());
                 let config = BuildDir::new(&self.build).read_config()?;
@@ -236,7 +233,8 @@ impl KernelPlan {
                     .with_context(|| format!("reading the fragment {}", path.display()))?,
                 FragmentSpec::Builtin(name, text) => {
                     let path = self.config_dir.join(name);
-                    super::write_atomic(&path, text.as_bytes())?;
+                    crate::write_atomic(&path, text.as_bytes())
+                        .map_err(|e| Error::io("write", &path, e))?;
                     Fragment::read(&path)?
                 }
             };
@@ -260,19 +258,21 @@ impl KernelPlan {
             c.pop();
             c.push(format!(
                 "cp {} {}/.config   # the merged config kforge installed",
-                shell_quote(&merged_path.display().to_string()),
-                shell_quote(&self.build.display().to_string())
+                quote_path(&merged_path),
+                quote_path(&self.build)
             ));
             c
         });
-        run.record.config = Some(serde_json::json!({
-            "base": base_desc,
-            "base_file": base_path,
-            "fragments": fragments.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>(),
-            "merge": merged.report(&base, &fragments),
-            "merged_file": merged_path,
-            "build_config": installed.path,
-        }));
+        run.record.config = Some(ConfigRecord {
+            base: base_desc,
+            base_file: Some(base_path),
+            fragments: fragments.iter().map(|f| f.path().to_path_buf()).collect(),
+            merged_file: Some(merged_path),
+            build_config: installed.path.clone(),
+            sha256: None,
+            merge: serde_json::to_value(merged.report(&base, &fragments)).ok(),
+            verification: None,
+        });
         Ok(Configured {
             requested: merged.requested,
             base,
@@ -285,11 +285,9 @@ impl KernelPlan {
 
     /// Step: `make olddefconfig` (or the era's equivalent) in the build directory.
     pub fn olddefconfig(&self, run: &mut Run) -> Result<()> {
-        run.ui.start_status("olddefconfig");
+        run.command_started("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
-        run.set_log(resolved.outcome.log_file.clone());
-        run.record_cache(&resolved.outcome);
-        run.set_commands(vec![shell_line(&resolved.outcome.command)]);
+        run.record_outcome(&resolved.outcome);
         run.step_note(format!(
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
             resolved.kernel, resolved.strategy
@@ -303,11 +301,11 @@ impl KernelPlan {
         let mut report = verify_with_base(&configured.requested, &configured.base, &final_config);
         if !report.all_landed()
             && let Ok(index) =
-                KconfigIndex::build(&self.src, Some(&kforge::kconfig::srcarch(&self.arch)))
+                KconfigIndex::build(&self.src, Some(&kforge_kconfig::srcarch(&self.arch)))
         {
             report.explain_with(&index, &final_config);
         }
-        let build_config = shell_quote(&self.build.join(".config").display().to_string());
+        let build_config = quote_path(self.build.join(".config"));
         run.set_commands(
             configured
                 .requested
@@ -315,7 +313,7 @@ impl KernelPlan {
                 .map(|a| {
                     format!(
                         "grep -qxF {} {build_config}",
-                        shell_quote(&final_config.format_assignment(&a.symbol, &a.value))
+                        quote(&final_config.format_assignment(&a.symbol, &a.value))
                     )
                 })
                 .collect(),
@@ -335,8 +333,12 @@ impl KernelPlan {
             text.clone()
         };
         run.set_verification_text(short);
+        let config_hash = Artifact::of(self.build.join(".config"))
+            .ok()
+            .map(|a| a.sha256);
         if let Some(config) = run.record.config.as_mut() {
-            config["verification"] = serde_json::to_value(&report)?;
+            config.verification = serde_json::to_value(&report).ok();
+            config.sha256 = config_hash;
         }
         let modules_lost = report
             .lost
@@ -356,12 +358,12 @@ impl KernelPlan {
         match report.enforce(self.verify_mode) {
             Ok(_) => Ok(()),
             Err(err) => {
-                run.ui.error(text);
-                bail!(
+                run.observer().report(&text);
+                Err(Error::refused(format!(
                     "{} requested value(s) did not land in {} (see the verification above)",
                     err.0.lost.len(),
                     self.build.join(".config").display()
-                )
+                )))
             }
         }
     }
@@ -369,22 +371,18 @@ impl KernelPlan {
     /// Step: prepare the build directory for external modules (`modules_prepare`, or
     /// `prepare scripts` on trees without it).
     pub fn modules_prepare(&self, run: &mut Run) -> Result<()> {
-        run.ui.start_status("modules_prepare");
+        run.command_started("modules_prepare");
         let prepared = self.tree(run).prepare_for_external_modules()?;
-        run.set_log(prepared.outcome.log_file.clone());
-        run.record_cache(&prepared.outcome);
-        run.set_commands(vec![shell_line(&prepared.outcome.command)]);
+        run.record_outcome(&prepared.outcome);
         Ok(())
     }
 
     /// Step: `make M=<dir> modules` with `dir` relative to the source tree, so the objects
     /// land in the build directory (an absolute `M=` would write into the source tree).
     pub fn modules(&self, run: &mut Run, dir: &str) -> Result<Outcome> {
-        run.ui.start_status(&format!("M={dir} modules"));
+        run.command_started(&format!("M={dir} modules"));
         let outcome = self.tree(run).external_module(Path::new(dir))?;
-        run.set_log(outcome.log_file.clone());
-        run.record_cache(&outcome);
-        run.set_commands(vec![shell_line(&outcome.command)]);
+        run.record_outcome(&outcome);
         Ok(outcome)
     }
 
@@ -405,9 +403,10 @@ impl KernelPlan {
 }
 
 /// What the config step handed to the verification.
+#[derive(Debug)]
 pub struct Configured {
     /// Every requested value with its fragment line.
-    pub requested: kforge::kconfig::Requested,
+    pub requested: kforge_kconfig::Requested,
     /// The base config.
     pub base: Config,
     /// The fragments' paths.

@@ -15,16 +15,27 @@
 //! directory, verified like the KVM flow's.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use kforge::fetch::{Source, hg};
-use kforge::kbuild::Make;
-use kforge::kconfig::{BuildDir, Config, Mode, SourceTree};
+use kforge_fetch::{Source, hg};
+use kforge_kbuild::Make;
+use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode, SourceTree};
 
-use super::kernel::{BaseConfig, FragmentSpec, KernelPlan};
-use super::{
-    Artifact, Common, PlannedStep, Run, SourceRecord, archive_stem, shell_line, shell_quote,
-};
+use super::{Common, Finished, Mode, files_under};
+use crate::error::{Context as _, Error};
+use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan};
+use crate::observe::Observer;
+use crate::record::{Artifact, ConfigRecord, SourceRecord};
+use crate::reproduce::{ArchiveFetch, archive_stem, fetch_commands, quote, quote_path, shell_line};
+use crate::steps::{PlannedStep, Run};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(Error::refused(format!($($arg)*)))
+    };
+}
 
 /// The HOWTO's Xen.
 pub const HOWTO_XEN_URL: &str = "http://bits.xensource.com/oss-xen/release/3.2.0/xen-3.2.0.tar.gz";
@@ -53,22 +64,13 @@ CONFIG_XEN_GNTDEV=m
 CONFIG_XEN_DEV_EVTCHN=m
 ";
 
-/// Which era's sources and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum XenMode {
-    /// Xen 4.x `make dist-xen`, plus a dom0 kernel config verified in an O= directory.
-    Modern,
-    /// The 2008 HOWTO: Xen 3.2.0, the xenified 2.6.18 kernel from Mercurial, `make dist`.
-    Howto,
-}
-
 /// Build Xen the way the 2008 HOWTO did, or a current Xen with a dom0 kernel config.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "xen", version)]
 pub struct Args {
     /// Which sources and steps.
     #[arg(long, value_enum, default_value = "modern")]
-    pub mode: XenMode,
+    pub mode: Mode,
     /// Xen tarball URL (http, https or file). Default: howto xen-3.2.0, modern xen-4.17.5.
     #[arg(long, value_name = "URL")]
     pub xen: Option<String>,
@@ -89,7 +91,7 @@ pub struct Args {
     /// (with .hg) named linux-2.6.18-xen.hg beside the Xen tree, as select-repository wants.
     #[arg(long, value_name = "DIR")]
     pub kernel_checkout: Option<PathBuf>,
-    /// (howto) XEN_TARGET_ARCH, the suffix of the build-linux-*_<arch> directory.
+    /// (howto) XEN_TARGET_ARCH, the suffix of the `build-linux-*_<arch>` directory.
     #[arg(long, default_value = "x86_32")]
     pub xen_arch: String,
     /// The kernel config: `running`, a .config file, or (modern) `defconfig`. Howto: copied
@@ -113,7 +115,7 @@ pub struct Args {
     pub no_dom0: bool,
     /// Report lost config values as warnings instead of failing.
     #[arg(long)]
-    pub verify_warn_only: bool,
+    pub warn_only: bool,
     /// Move a stray .config out of the kernel source tree instead of failing.
     #[arg(long)]
     pub fix_tree: bool,
@@ -149,7 +151,7 @@ fn checkout_name(repo_url: &str) -> String {
 }
 
 fn settings(args: &Args) -> Result<Settings> {
-    let howto = args.mode == XenMode::Howto;
+    let howto = args.mode == Mode::Howto;
     let out = args
         .common
         .out
@@ -199,12 +201,12 @@ fn settings(args: &Args) -> Result<Settings> {
             src: out.join("src").join(archive_stem(&url)),
             build: out.join("linux-dom0-build"),
             arch: args.arch.clone(),
-            base: args.config.parse::<BaseConfig>()?,
+            base: BaseConfig::from_arg(&args.config),
             fragments,
-            verify_mode: if args.verify_warn_only {
-                Mode::Warn
+            verify_mode: if args.warn_only {
+                VerifyMode::Warn
             } else {
-                Mode::Strict
+                VerifyMode::Strict
             },
             fix_tree: args.fix_tree,
             config_dir: out.join("config"),
@@ -222,16 +224,24 @@ fn settings(args: &Args) -> Result<Settings> {
     })
 }
 
+/// A make in the Xen tree, supervised by the run and through its compiler wrapper.
 fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
     let mut make = Make::new(dir);
     make.target(target)
-        .log_file(run.logs.join(format!("xen-{target}.log")))
-        .interrupt(std::sync::Arc::clone(&run.interrupt))
-        .on_line(run.ui.line_callback());
-    if let Some(jobs) = run.common.jobs {
+        .log_file(run.logs().join(format!("xen-{target}.log")));
+    run.supervise_make(&mut make, &format!("make {target}"));
+    run.wrap_make(&mut make);
+    make
+}
+
+/// The same make for the plan (nothing is told to the observer).
+fn xen_make_planned(run: &Run, dir: &Path, target: &str) -> Make {
+    let mut make = Make::new(dir);
+    make.target(target);
+    if let Some(jobs) = run.options().jobs {
         make.jobs(jobs);
     }
-    run.apply_wrapper_to_make(&mut make);
+    run.wrap_make(&mut make);
     make
 }
 
@@ -247,7 +257,14 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
     steps.push(PlannedStep::new(
         "fetch-xen",
         "Fetch, verify and extract Xen",
-        super::fetch_commands(&s.xen_url, args.xen_sha256.as_deref(), &s.xen_dir),
+        fetch_commands(&ArchiveFetch {
+            url: &s.xen_url,
+            mirrors: &run.options().mirrors,
+            sha256: args.xen_sha256.as_deref(),
+            strip_components: 1,
+            dest: &s.xen_dir,
+            patches: &[],
+        }),
     ));
     if s.howto {
         let build = format!("build-linux-*_{}", args.xen_arch);
@@ -257,20 +274,22 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
             match &args.kernel_checkout {
                 Some(dir) => vec![format!(
                     "test -d {}/.hg   # an existing checkout beside the Xen tree",
-                    shell_quote(&dir.display().to_string())
+                    quote_path(dir)
                 )],
                 None => vec![format!(
                     "hg clone -u {} {} {}",
-                    shell_quote(&args.kernel_hg_rev),
-                    shell_quote(&args.kernel_hg),
-                    shell_quote(&s.checkout.display().to_string())
+                    quote(&args.kernel_hg_rev),
+                    quote(&args.kernel_hg),
+                    quote_path(&s.checkout)
                 )],
             },
         ));
         steps.push(PlannedStep::new(
             "prep-kernels",
             "Check the kernel tree is clean for O=, make prep-kernels (creates the kernel build directory)",
-            vec![shell_line(xen_make(run, &s.xen_dir, "prep-kernels").command_line())],
+            vec![shell_line(
+                xen_make_planned(run, &s.xen_dir, "prep-kernels").command_line(),
+            )],
         ));
         steps.push(PlannedStep::new(
             "install-config",
@@ -279,9 +298,9 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
                 "{} > {}/{build}/.config",
                 match args.config.as_str() {
                     "running" => "{ zcat /proc/config.gz || cat /boot/config-$(uname -r); }".into(),
-                    file => format!("cat {}", shell_quote(file)),
+                    file => format!("cat {}", quote(file)),
                 },
-                shell_quote(&s.xen_dir.display().to_string())
+                quote_path(&s.xen_dir)
             )],
         ));
     }
@@ -289,7 +308,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         "xen-build",
         &format!("make {}", s.xen_target),
         vec![shell_line(
-            xen_make(run, &s.xen_dir, &s.xen_target).command_line(),
+            xen_make_planned(run, &s.xen_dir, &s.xen_target).command_line(),
         )],
     ));
     if let Some((url, k)) = &s.dom0 {
@@ -298,28 +317,38 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
     steps
 }
 
-/// Run the Xen flow. Returns the summary; build.json, reproduce.sh and summary.txt are in the
-/// output directory whether it passed or failed.
-pub fn run(args: Args) -> Result<String> {
-    let s = settings(&args)?;
-    let mode = if s.howto { "howto" } else { "modern" };
-    let mut run = Run::new("xen", mode, &args.common, &s.out, Vec::new())?;
-    let steps = plan(&args, &s, &run);
-    run.set_plan(steps);
-    if args.common.plan {
-        run.print_plan();
-        return Ok(String::new());
-    }
-    std::fs::create_dir_all(&run.logs)?;
-    let result = body(&args, &s, &mut run);
-    super::finish_run(&mut run, result)
+/// Run the Xen flow, reporting to `observer`, watching `interrupt` (Ctrl-C). `build.json`,
+/// `reproduce.sh` and `summary.txt` are in the output directory whether it passed or failed.
+pub fn run(
+    args: &Args,
+    observer: Arc<dyn Observer>,
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<Finished> {
+    let s = settings(args)?;
+    let flow = super::Flow {
+        name: "xen",
+        mode: args.mode,
+        out: &s.out,
+        common: &args.common,
+    };
+    flow.run(
+        observer,
+        interrupt,
+        |run| plan(args, &s, run),
+        |run| body(args, &s, run),
+    )
 }
 
 /// The layout select-repository accepts: a Mercurial checkout (with `.hg`) named `name`,
 /// directly beside the Xen tree (Xen 3.2 searches `LINUX_SRC_PATH=.:..` and ignores `.`).
-pub fn check_checkout_layout(xen_dir: &Path, checkout: &Path, name: &str) -> Result<()> {
-    let xen_dir = std::path::absolute(xen_dir)?;
-    let checkout = std::path::absolute(checkout)?;
+pub fn check_checkout_layout(
+    xen_dir: impl AsRef<Path>,
+    checkout: impl AsRef<Path>,
+    name: &str,
+) -> Result<()> {
+    let (xen_dir, checkout) = (xen_dir.as_ref(), checkout.as_ref());
+    let xen_dir = std::path::absolute(xen_dir).map_err(|e| Error::io("resolve", xen_dir, e))?;
+    let checkout = std::path::absolute(checkout).map_err(|e| Error::io("resolve", checkout, e))?;
     if checkout.starts_with(&xen_dir) {
         bail!(
             "the kernel checkout {} is inside the Xen tree {}: buildconfigs/select-repository \
@@ -368,19 +397,16 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     }
     let sha = args.xen_sha256.clone();
     run.step("fetch-xen", |run| {
-        run.fetch_archive("xen", &s.xen_url, sha.as_deref(), &s.xen_dir)
+        run.fetch_archive("xen", &s.xen_url, sha.as_deref(), &s.xen_dir, &[])
     })?;
     if s.howto {
         howto_kernel(args, s, run)?;
     }
     run.step("xen-build", |run| {
-        run.ui.start_status(&format!("make {}", s.xen_target));
         let outcome = xen_make(run, &s.xen_dir, &s.xen_target).run()?;
-        run.set_log(outcome.log_file.clone());
-        run.record_cache(&outcome);
-        run.set_commands(vec![shell_line(&outcome.command)]);
+        run.record_outcome(&outcome);
         let boot = s.xen_dir.join("dist/install/boot");
-        let files = super::files_under(&boot);
+        let files = files_under(&boot);
         if files.is_empty() {
             bail!(
                 "make {} succeeded but {} holds no file",
@@ -389,7 +415,9 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             );
         }
         for file in &files {
-            run.record.artifacts.push(Artifact::of(file)?);
+            run.record
+                .artifacts
+                .push(Artifact::of(file).map_err(|e| Error::io("hash", file, e))?);
         }
         let names: Vec<String> = files
             .iter()
@@ -401,14 +429,15 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     if let Some((url, k)) = &s.dom0 {
         let sha = args.kernel_sha256.clone();
         run.step("fetch-kernel", |run| {
-            run.fetch_archive("kernel", url, sha.as_deref(), &k.src)
+            run.fetch_archive("kernel", url, sha.as_deref(), &k.src, &[])
         })?;
         let configured = run.step("config", |run| k.configure(run))?;
         run.step("olddefconfig", |run| k.olddefconfig(run))?;
         run.step("verify-config", |run| k.verify(run, &configured))?;
+        let config = k.build.join(".config");
         run.record
             .artifacts
-            .push(Artifact::of(&k.build.join(".config"))?);
+            .push(Artifact::of(&config).map_err(|e| Error::io("hash", &config, e))?);
         run.note(format!(
             "the dom0 kernel config is resolved and verified in {}; build it with \
              `make -C {} O={} ARCH={} bzImage modules`",
@@ -446,14 +475,14 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 s.checkout.display()
             ));
         } else {
-            let (fetcher, bar) = run.fetcher("kernel")?;
+            let fetcher = run.fetcher("kernel")?;
             let source = Source::hg(&args.kernel_hg, &args.kernel_hg_rev);
-            let fetched = fetcher.fetch(&source, &s.checkout, &run.interrupt);
-            bar.finish_and_clear();
+            let fetched = fetcher.fetch(&source, &s.checkout, run.interrupt());
+            run.observer().progress_finished("kernel");
             let fetched = fetched.with_context(|| format!("hg clone {}", args.kernel_hg))?;
             run.step_note(format!(
                 "changeset {} in {}",
-                fetched.revision.clone().unwrap_or_default(),
+                fetched.revision.as_deref().unwrap_or("(unknown)"),
                 s.checkout.display()
             ));
             run.record.sources.push(SourceRecord {
@@ -493,16 +522,15 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 bail!("{check}");
             }
         }
-        run.ui.start_status("make prep-kernels");
         let outcome = xen_make(run, &s.xen_dir, "prep-kernels").run()?;
-        run.set_log(outcome.log_file.clone());
-        run.set_commands(vec![shell_line(&outcome.command)]);
+        run.record_outcome(&outcome);
         Ok(())
     })?;
     run.step("install-config", |run| {
         // The build directory prep-kernels made.
         let suffix = format!("_{}", args.xen_arch);
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&s.xen_dir)?
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&s.xen_dir)
+            .map_err(|e| Error::io("list", &s.xen_dir, e))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| {
@@ -528,7 +556,7 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 many
             ),
         };
-        let (config, desc) = match args.config.parse::<BaseConfig>()? {
+        let (config, desc) = match BaseConfig::from_arg(&args.config) {
             BaseConfig::File(path) => (
                 Config::read(&path).with_context(|| format!("reading {}", path.display()))?,
                 path.display().to_string(),
@@ -547,13 +575,15 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         run.step_note(format!("{desc} -> {}", installed.path.display()));
         run.set_commands(vec![format!(
             "cp {} {}",
-            shell_quote(&desc),
-            shell_quote(&installed.path.display().to_string())
+            quote(&desc),
+            quote_path(&installed.path)
         )]);
-        run.record.config = Some(serde_json::json!({
-            "base": desc,
-            "build_config": installed.path,
-        }));
+        run.record.config = Some(ConfigRecord {
+            base: desc,
+            build_config: installed.path.clone(),
+            sha256: Artifact::of(&installed.path).ok().map(|a| a.sha256),
+            ..ConfigRecord::default()
+        });
         Ok(())
     })?;
     Ok(())

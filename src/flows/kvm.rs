@@ -16,14 +16,21 @@
 //! the 2008 sources, URLs and versions.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Result, bail};
-use kforge::kbuild::{Configure, Make};
-use kforge::kconfig::Mode;
-use kforge::toolchain::{Discovery, Requirement, Selection};
+use kforge_kbuild::{Configure, Make};
+use kforge_kconfig::Mode as VerifyMode;
+use kforge_toolchain::{Discovery, Requirement, Selection};
 
-use super::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
-use super::{Artifact, Common, CompilerRecord, PlannedStep, Run, archive_stem, shell_line};
+use super::{Common, Finished, Mode, files_under};
+use crate::error::{Context as _, Error};
+use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan, modpost_symvers_warning};
+use crate::observe::Observer;
+use crate::record::{Artifact, CompilerRecord};
+use crate::reproduce::{ArchiveFetch, archive_stem, fetch_commands, quote_path, shell_line};
+use crate::steps::{PlannedStep, Run};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The HOWTO's kernel.
 pub const HOWTO_KERNEL_URL: &str =
@@ -49,22 +56,13 @@ CONFIG_KVM_INTEL=m
 CONFIG_KVM_AMD=m
 ";
 
-/// Which era's sources and steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KvmMode {
-    /// Today's kernel with in-tree KVM (`M=arch/x86/kvm`), QEMU or any userland tarball.
-    Modern,
-    /// The 2008 HOWTO: linux-2.6.23, kvm-snapshot-20080117, `--qemu-cc` with GCC 3.x.
-    Howto,
-}
-
 /// Build KVM the way the 2008 HOWTO did, on today's sources by default.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "kvm", version)]
 pub struct Args {
     /// Which sources and steps: today's, or the HOWTO's own.
     #[arg(long, value_enum, default_value = "modern")]
-    pub mode: KvmMode,
+    pub mode: Mode,
     /// Kernel tarball URL (http, https or file). Default: modern Debian's linux-source-6.1,
     /// howto linux-2.6.23 from kernel.org.
     #[arg(long, value_name = "URL")]
@@ -82,7 +80,7 @@ pub struct Args {
     pub fragment: Vec<PathBuf>,
     /// Report lost config values as warnings instead of failing.
     #[arg(long)]
-    pub verify_warn_only: bool,
+    pub warn_only: bool,
     /// Move a stray .config out of the kernel source tree (into the build directory) instead
     /// of failing the O= cleanliness check.
     #[arg(long)]
@@ -111,7 +109,7 @@ pub struct Args {
     #[arg(long, value_name = "FLAG")]
     pub cc_flag: Option<String>,
     /// Install prefix of the userland (howto: /opt/kvm-snapshot-20080117; modern:
-    /// <out>/install).
+    /// `<out>/install`).
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<PathBuf>,
     /// Extra ./configure argument (repeatable), e.g. --target-list=x86_64-softmmu.
@@ -147,7 +145,7 @@ struct Settings {
 }
 
 fn settings(args: &Args) -> Result<Settings> {
-    let howto = args.mode == KvmMode::Howto;
+    let howto = args.mode == Mode::Howto;
     let out = args
         .common
         .out
@@ -193,12 +191,12 @@ fn settings(args: &Args) -> Result<Settings> {
         src: out.join("src").join(archive_stem(&kernel_url)),
         build: out.join("linux-build"),
         arch: args.arch.clone(),
-        base: args.config.parse::<BaseConfig>()?,
+        base: BaseConfig::from_arg(&args.config),
         fragments,
-        verify_mode: if args.verify_warn_only {
-            Mode::Warn
+        verify_mode: if args.warn_only {
+            VerifyMode::Warn
         } else {
-            Mode::Strict
+            VerifyMode::Strict
         },
         fix_tree: args.fix_tree,
         config_dir: out.join("config"),
@@ -277,15 +275,14 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             "fetch-userland",
             "Fetch, verify and extract the userland",
             {
-                let mut c = super::fetch_commands(url, args.userland_sha256.as_deref(), dir);
-                c.extend(args.userland_patch.iter().map(|p| {
-                    format!(
-                        "patch -p1 -d {} < {}",
-                        super::shell_quote(&dir.display().to_string()),
-                        super::shell_quote(&p.display().to_string())
-                    )
-                }));
-                c
+                fetch_commands(&ArchiveFetch {
+                    url,
+                    mirrors: &run_for_commands.options().mirrors,
+                    sha256: args.userland_sha256.as_deref(),
+                    strip_components: 1,
+                    dest: dir,
+                    patches: &args.userland_patch,
+                })
             },
         ));
         steps.push(PlannedStep::new(
@@ -296,8 +293,8 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
                 "./configure with the selected compiler, --kerneldir and --prefix"
             },
             vec![format!(
-                "cd {} && {}",
-                super::shell_quote(&dir.display().to_string()),
+                "(cd {} && {})",
+                quote_path(dir),
                 shell_line(configure_line(
                     s,
                     "<selected compiler>",
@@ -309,43 +306,48 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             "make-userland",
             &format!("make {}", s.userland_targets.join(" ")),
             vec![shell_line(
-                userland_make(run_for_commands, dir, &s.userland_targets).command_line(),
+                userland_make_planned(run_for_commands, dir, &s.userland_targets).command_line(),
             )],
         ));
     }
     steps
 }
 
-fn userland_make(run: &Run, dir: &std::path::Path, targets: &[String]) -> Make {
+fn userland_make(dir: &std::path::Path, targets: &[String]) -> Make {
     let mut make = Make::new(dir);
-    make.targets(targets.iter().cloned())
-        .log_file(run.logs.join("userland-make.log"))
-        .interrupt(std::sync::Arc::clone(&run.interrupt))
-        .on_line(run.ui.line_callback());
-    if let Some(jobs) = run.common.jobs {
+    make.targets(targets.iter().cloned());
+    make
+}
+
+/// The userland make as the run will supervise it (for the plan's command line).
+fn userland_make_planned(run: &Run, dir: &std::path::Path, targets: &[String]) -> Make {
+    let mut make = userland_make(dir, targets);
+    if let Some(jobs) = run.options().jobs {
         make.jobs(jobs);
     }
     make
 }
 
-/// Run the KVM flow. Returns the summary; build.json, reproduce.sh and summary.txt are in the
-/// output directory whether it passed or failed.
-pub fn run(args: Args) -> Result<String> {
-    let s = settings(&args)?;
-    let mode = match args.mode {
-        KvmMode::Modern => "modern",
-        KvmMode::Howto => "howto",
+/// Run the KVM flow, reporting to `observer`, watching `interrupt` (Ctrl-C). `build.json`,
+/// `reproduce.sh` and `summary.txt` are in the output directory whether it passed or failed.
+pub fn run(
+    args: &Args,
+    observer: Arc<dyn Observer>,
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<Finished> {
+    let s = settings(args)?;
+    let flow = super::Flow {
+        name: "kvm",
+        mode: args.mode,
+        out: &s.out,
+        common: &args.common,
     };
-    let mut run = Run::new("kvm", mode, &args.common, &s.out, Vec::new())?;
-    let steps = plan(&args, &s, &run);
-    run.set_plan(steps);
-    if args.common.plan {
-        run.print_plan();
-        return Ok(String::new());
-    }
-    std::fs::create_dir_all(&run.logs)?;
-    let result = body(&args, &s, &mut run);
-    super::finish_run(&mut run, result)
+    flow.run(
+        observer,
+        interrupt,
+        |run| plan(args, &s, run),
+        |run| body(args, &s, run),
+    )
 }
 
 fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
@@ -355,20 +357,20 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         let requirement: Requirement = args
             .cc_req
             .parse()
-            .map_err(|e| anyhow::anyhow!("--cc-req {:?}: {e}", args.cc_req))?;
+            .with_context(|| format!("--cc-req {:?}", args.cc_req))?;
         Some(run.step("select-compiler", |run| {
             let found = Discovery::new().run()?;
-            let chosen = Selection::new(requirement.clone())
-                .select(&found)
-                .map_err(|e| {
+            let chosen = match Selection::new(requirement.clone()).select(&found) {
+                Ok(chosen) => chosen.clone(),
+                Err(err) => {
                     run.hint = Some(
                         "install a matching compiler (the line above), or pass --cc-req with a \
                          requirement this machine meets, e.g. --cc-req 'gcc >=11'"
                             .into(),
                     );
-                    anyhow::anyhow!("{e}")
-                })?
-                .clone();
+                    return Err(err.into());
+                }
+            };
             run.step_note(chosen.describe());
             run.record.compiler = Some(CompilerRecord {
                 requirement: requirement.to_string(),
@@ -396,6 +398,7 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             &s.kernel_url,
             kernel_sha.as_deref(),
             &s.kernel.src,
+            &[],
         )
     })?;
 
@@ -427,13 +430,15 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             let outcome = s.kernel.modules(run, dir)?;
             let kos = s.kernel.built_modules(dir);
             if kos.is_empty() {
-                bail!(
+                return Err(Error::refused(format!(
                     "make M={dir} modules succeeded but left no .ko in {} (is the module =m in the final .config?)",
                     s.kernel.build.join(dir).display()
-                );
+                )));
             }
             for ko in &kos {
-                run.record.artifacts.push(Artifact::of(ko)?);
+                run.record
+                    .artifacts
+                    .push(Artifact::of(ko).map_err(|e| Error::io("hash", ko, e))?);
             }
             run.step_note(format!(
                 "{} module(s): {}",
@@ -460,49 +465,50 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     if let (Some(url), Some(dir), Some(cc)) = (&s.userland_url, &s.userland_dir, &cc) {
         let sha = args.userland_sha256.clone();
         run.step("fetch-userland", |run| {
-            run.fetch_archive_patched("userland", url, sha.as_deref(), dir, &args.userland_patch)
+            run.fetch_archive("userland", url, sha.as_deref(), dir, &args.userland_patch)
         })?;
         run.step("configure-userland", |run| {
-            run.ui.start_status("configure");
+            run.command_started("configure");
             let line = configure_line(s, &cc.command, &args.configure_arg);
             let mut configure = Configure::new(dir);
             configure
                 .args(line[1..].iter())
-                .log_file(run.logs.join("userland-configure.log"))
-                .interrupt(std::sync::Arc::clone(&run.interrupt))
-                .on_line(run.ui.line_callback());
+                .log_file(run.logs().join("userland-configure.log"))
+                .interrupt(Arc::clone(run.interrupt()))
+                .on_line(run.line_callback());
             let outcome = configure.run()?;
-            run.set_log(outcome.log_file.clone());
-            run.set_commands(vec![format!(
-                "cd {} && {}",
-                super::shell_quote(&dir.display().to_string()),
-                shell_line(&line)
-            )]);
+            run.record_outcome(&outcome);
             Ok(())
         })?;
         run.step("make-userland", |run| {
-            run.ui
-                .start_status(&format!("make {}", s.userland_targets.join(" ")));
-            let outcome = userland_make(run, dir, &s.userland_targets).run()?;
-            run.set_log(outcome.log_file.clone());
-            run.set_commands(vec![shell_line(&outcome.command)]);
+            let mut make = userland_make(dir, &s.userland_targets);
+            make.log_file(run.logs().join("userland-make.log"));
+            run.supervise_make(&mut make, &format!("make {}", s.userland_targets.join(" ")));
+            // The userland is built with the compiler chosen above, not through the wrapper.
+            let outcome = make.run()?;
+            run.record_outcome(&outcome);
             // What was built (targets that name files) and installed.
             for target in &s.userland_targets {
                 for candidate in [dir.join(target), dir.join("build").join(target)] {
                     if candidate.is_file() {
-                        run.record.artifacts.push(Artifact::of(&candidate)?);
+                        run.record.artifacts.push(
+                            Artifact::of(&candidate)
+                                .map_err(|e| Error::io("hash", &candidate, e))?,
+                        );
                     }
                 }
             }
             if s.userland_targets.iter().any(|t| t == "install") {
-                let installed = super::files_under(&s.prefix);
+                let installed = files_under(&s.prefix);
                 run.step_note(format!(
                     "{} file(s) installed under {}",
                     installed.len(),
                     s.prefix.display()
                 ));
                 for file in installed.iter().take(40) {
-                    run.record.artifacts.push(Artifact::of(file)?);
+                    run.record
+                        .artifacts
+                        .push(Artifact::of(file).map_err(|e| Error::io("hash", file, e))?);
                 }
             }
             Ok(())
