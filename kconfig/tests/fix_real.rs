@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Requests are drawn at random (seed KFORGE_FIX_SEED, default 11, printed) from the symbols with
-//! a prompt that are off in x86_64's defconfig, KFORGE_FIX_COUNT of them (default 40). For each,
+//! a prompt that are off in x86_64's defconfig, KFORGE_FIX_COUNT of them (default 40), each asked
+//! `=y` (with KFORGE_FIX_VALUE=n: symbols that are on, each asked off). For each,
 //! kforge proposes extra lines; `make olddefconfig` on defconfig + request + proposal must land
 //! the value whenever kforge says it lands, and must not when kforge says it cannot (with the
 //! fact that stops it). The tree is never modified (make uses O=).
@@ -78,6 +79,11 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
+    let want = std::env::var("KFORGE_FIX_VALUE").unwrap_or_else(|_| "y".into());
+    assert!(
+        want == "y" || want == "n",
+        "KFORGE_FIX_VALUE must be y or n"
+    );
     let out = tempfile::Builder::new()
         .prefix("kforge-fix-real-")
         .tempdir()
@@ -104,7 +110,11 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
                     .any(|p| matches!(p.kind, kforge_kconfig::lang::ast::PropKind::Prompt(_)))
         })
         .map(|id| m.symbol(id).name.clone())
-        .filter(|n| resolved.value(n).is_some_and(|v| v.value == "n"))
+        .filter(|n| {
+            resolved
+                .value(n)
+                .is_some_and(|v| (v.value == "n") == (want == "y"))
+        })
         .collect();
     candidates.sort();
     candidates.dedup();
@@ -118,7 +128,7 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
         picked.push(name);
     }
     eprintln!(
-        "seed {seed}: {} requests from {} candidates",
+        "seed {seed}: {} requests ={want} from {} candidates",
         picked.len(),
         candidates.len() + picked.len()
     );
@@ -129,7 +139,7 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
     let mut identical = 0;
     let mut report = Vec::new();
     for name in &picked {
-        let req = vec![Request::new(name.clone(), "y")];
+        let req = vec![Request::new(name.clone(), want.as_str())];
         let started = std::time::Instant::now();
         let p = propose(&k, base.as_bytes(), &req);
         let took = started.elapsed();
@@ -144,12 +154,12 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
             identical += 1;
         }
         let got = conf_value(&config, name);
-        let make_lands = got == "y";
+        let make_lands = got == want;
         let o = &p.outcomes[0];
         // kforge's claim, checked against its own resolution too.
         assert_eq!(
             o.lands,
-            lands(&k.olddefconfig_bytes(text.as_bytes(), ".config"), name, "y")
+            lands(&k.olddefconfig_bytes(text.as_bytes(), ".config"), name, &want)
         );
         let verdict = match (o.lands, make_lands) {
             (true, true) => {
@@ -171,7 +181,7 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
         };
         let lines: Vec<String> = p.lines.iter().map(|l| l.request.line()).collect();
         report.push(format!(
-            "{verdict:10} {name}=y  +{} lines [{}] ({} ms){}",
+            "{verdict:10} {name}={want}  +{} lines [{}] ({} ms){}",
             lines.len(),
             lines.join(" "),
             took.as_millis(),

@@ -315,6 +315,7 @@ pub struct Explainer<'k> {
     kconfig: &'k Kconfig,
     state: State,
     user: BTreeMap<String, (usize, String)>,
+    pinned: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Explainer<'_> {
@@ -427,6 +428,7 @@ impl<'k> Explainer<'k> {
             kconfig,
             state,
             user,
+            pinned: BTreeMap::new(),
         };
         // Visibility as a tristate (the value's `visible` is only a yes/no).
         for (i, sym) in m.symbols.iter().enumerate().skip(3) {
@@ -913,6 +915,12 @@ impl<'k> Explainer<'k> {
         None
     }
 
+    /// Marks `name` as fixed at `value` (a value the user already asked for): root causes that
+    /// would need another value of it are reported as [`CauseKind::Conflict`].
+    pub fn pin(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.pinned.insert(name.into(), value.into());
+    }
+
     /// The current value of `name` in this configuration (`n` for an undefined symbol).
     pub fn value_of(&self, name: &str) -> String {
         match self.model().lookup(name) {
@@ -1061,13 +1069,31 @@ impl<'k> Explainer<'k> {
         top: bool,
     ) {
         let m = self.model();
-        if m.symbol(id).flags.constant {
-            return;
-        }
         if satisfied(&self.value_text(id), need) {
             return;
         }
+        if m.symbol(id).flags.constant {
+            // A written constant (`default m`) that cannot give the value.
+            w.causes.push(Cause {
+                symbol: self.operand(id),
+                value: self.value_text(id),
+                need: need.clone(),
+                kind: CauseKind::Fixed,
+                via: via.clone(),
+                location: None,
+            });
+            return;
+        }
         if !w.seen.insert((id, need.clone())) || via.len() > 24 {
+            return;
+        }
+        if let Some(p) = self.pinned.get(&m.symbol(id).name)
+            && !satisfied(p.trim_matches('"'), need)
+        {
+            via.push(format!("{} is asked for as {p}", m.symbol(id).name));
+            w.causes
+                .push(self.cause(id, need.clone(), CauseKind::Conflict, via));
+            via.pop();
             return;
         }
         let sym = m.symbol(id);
@@ -1131,7 +1157,23 @@ impl<'k> Explainer<'k> {
                 if settable {
                     let vis = self.state.syms[id.0 as usize].visible;
                     if vis < want {
-                        self.need_prompt(w, id, want, via);
+                        let mut prompt = Walk {
+                            causes: Vec::new(),
+                            seen: w.seen.clone(),
+                        };
+                        self.need_prompt(&mut prompt, id, want, via);
+                        // A default (or select) may give the value with the prompt hidden,
+                        // for less: then no line for the symbol itself is needed.
+                        let (hidden, _) = self.best_route(w, id, want, via);
+                        if let Some(h) = hidden
+                            && h.iter().all(|c| c.kind.is_settable())
+                            && score(&h) < score(&prompt.causes) + 1
+                        {
+                            w.causes.extend(h);
+                            return;
+                        }
+                        w.causes.extend(prompt.causes);
+                        w.seen.extend(prompt.seen);
                     }
                     if !top || vis >= want {
                         w.causes
@@ -1339,6 +1381,34 @@ impl<'k> Explainer<'k> {
         need: &Need,
         via: &mut Vec<String>,
     ) {
+        let (best, routes) = self.best_route(w, id, want, via);
+        match best {
+            Some(c) if c.iter().all(|c| c.kind.is_settable()) || routes == 1 => w.causes.extend(c),
+            Some(c) => {
+                // No route is open to the user: the symbol itself is a fact.
+                let kind = self.fixed_kind(id);
+                if kind == CauseKind::Fixed {
+                    w.causes.extend(c);
+                } else {
+                    w.causes.push(self.cause(id, need.clone(), kind, via));
+                }
+            }
+            None => {
+                let kind = self.fixed_kind(id);
+                w.causes.push(self.cause(id, need.clone(), kind, via));
+            }
+        }
+    }
+
+    /// The cheapest way for a default, `select` or `imply` to give `id` at least `want`: its
+    /// causes (empty when the way is already asked for), and how many ways there are.
+    fn best_route(
+        &mut self,
+        w: &Walk,
+        id: SymbolId,
+        want: Tristate,
+        via: &mut Vec<String>,
+    ) -> (Option<Vec<Cause>>, usize) {
         let m = self.model();
         let name = self.display_name(id);
         // Routes: each default (condition && value), each select, each imply; the cheapest
@@ -1394,7 +1464,8 @@ impl<'k> Explainer<'k> {
             self.need_expr(&mut sub, e, want, via);
             via.pop();
             if sub.causes.is_empty() {
-                continue;
+                // Everything this route needs is already asked for on the way here.
+                return (Some(Vec::new()), routes.len());
             }
             let better = match &best {
                 None => true,
@@ -1404,24 +1475,7 @@ impl<'k> Explainer<'k> {
                 best = Some(sub.causes);
             }
         }
-        match best {
-            Some(c) if c.iter().all(|c| c.kind.is_settable()) || routes.len() == 1 => {
-                w.causes.extend(c)
-            }
-            Some(c) if !c.is_empty() => {
-                // No route is open to the user: the symbol itself is a fact.
-                let kind = self.fixed_kind(id);
-                if kind == CauseKind::Fixed {
-                    w.causes.extend(c);
-                } else {
-                    w.causes.push(self.cause(id, need.clone(), kind, via));
-                }
-            }
-            _ => {
-                let kind = self.fixed_kind(id);
-                w.causes.push(self.cause(id, need.clone(), kind, via));
-            }
-        }
+        (best, routes.len())
     }
 
     /// `id` must come down to at most `limit`: whatever keeps it up must go.

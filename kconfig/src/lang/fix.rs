@@ -304,6 +304,9 @@ pub fn propose(kconfig: &Kconfig, base: &[u8], requested: &[Request]) -> Proposa
             break;
         }
         let mut ex = Explainer::new(kconfig, &current, Some(&text));
+        for r in &all {
+            ex.pin(r.name.clone(), r.value.clone());
+        }
         let mut added = false;
         for r in missing {
             for c in ex.root_causes(&r.name, &r.value) {
