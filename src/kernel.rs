@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use kforge_kbuild::{KernelTree, Outcome};
+use kforge_kconfig::lang::{Kconfig, LoadOptions};
 use kforge_kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
 };
@@ -305,6 +306,11 @@ impl KernelPlan {
         {
             report.explain_with(&index, &final_config);
         }
+        let fix_file = if report.all_landed() {
+            None
+        } else {
+            self.explain_and_fix(run, configured, &mut report)
+        };
         let build_config = quote_path(self.build.join(".config"));
         run.set_commands(
             configured
@@ -355,6 +361,22 @@ impl KernelPlan {
                     .into(),
             );
         }
+        if let Some(fix) = &fix_file {
+            // The fragments given replace the built-in one: name every fragment again.
+            let mut again: Vec<String> = run
+                .record
+                .config
+                .as_ref()
+                .map(|c| c.fragments.iter().map(quote_path).collect())
+                .unwrap_or_default();
+            again.push(quote_path(fix));
+            run.hint = Some(format!(
+                "the proposed fragment lines (checked by resolving again) are in {}: rerun with \
+                 --fragment {}",
+                fix.display(),
+                again.join(" --fragment ")
+            ));
+        }
         match report.enforce(self.verify_mode) {
             Ok(_) => Ok(()),
             Err(err) => {
@@ -364,6 +386,42 @@ impl KernelPlan {
                     err.0.lost.len(),
                     self.build.join(".config").display()
                 )))
+            }
+        }
+    }
+
+    /// Evaluates the tree's Kconfig files to give every lost value its explanation, root causes
+    /// and fix; writes the proposed lines to `<out>/fix.config` when there are any. Trees whose
+    /// Kconfig files the evaluator cannot read keep the plain report.
+    fn explain_and_fix(
+        &self,
+        run: &mut Run,
+        configured: &Configured,
+        report: &mut kforge_kconfig::Verification,
+    ) -> Option<PathBuf> {
+        let mut opts = LoadOptions::new(&self.src);
+        opts.arch = Some(self.arch.clone());
+        opts.probe_cache = Some(kforge_fetch::Cache::default_root().join("kconfig-probes"));
+        opts.interrupt = Some(run.interrupt().clone());
+        let kconfig = match Kconfig::load(&opts) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::debug!(error = %e, "no evaluated explanation: the Kconfig files do not load");
+                return None;
+            }
+        };
+        report.explain_with_kconfig(
+            &kconfig,
+            &configured.requested,
+            configured.base.to_string().as_bytes(),
+        );
+        let fix = report.fix.as_ref().filter(|f| !f.lines.is_empty())?;
+        let path = run.out().join("fix.config");
+        match kforge_kconfig::write_atomic(&path, fix.fragment().as_bytes()) {
+            Ok(()) => Some(path),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the proposed fragment");
+                None
             }
         }
     }

@@ -269,6 +269,30 @@ fn verify_stops_the_build_when_modules_are_off_and_the_fragment_lacks_modules() 
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
     assert!(summary.contains("CONFIG_MODULES=y"), "{summary}");
     assert!(!out.join("linux-build/arch/x86/kvm/kvm.ko").exists());
+    // The evaluated cause and the proposed fix, checked, recorded and written for a rerun.
+    let fix = std::fs::read_to_string(out.join("fix.config")).unwrap();
+    assert!(fix.lines().any(|l| l == "CONFIG_MODULES=y"), "{fix}");
+    let verification = &json["config"]["verification"];
+    assert_eq!(verification["fix"]["complete"], true, "{verification}");
+    assert_eq!(lost[0]["root_causes"][0]["symbol"], "MODULES", "{lost:?}");
+    assert_eq!(lost[0]["fix"][0], "CONFIG_MODULES=y", "{lost:?}");
+    assert!(summary.contains("cause: MODULES [=n]"), "{summary}");
+    assert!(
+        summary.contains(&format!("--fragment {}", out.join("fix.config").display())),
+        "{summary}"
+    );
+    // Rerun with the fragment and the proposed fix: the values land.
+    let out2 = fx.out("out2");
+    flow::kvm::run(fx.args(
+        &out2,
+        &[
+            "--fragment",
+            fragment.to_str().unwrap(),
+            "--fragment",
+            out.join("fix.config").to_str().unwrap(),
+        ],
+    ))
+    .expect("the rerun with the fix passes");
 }
 
 #[test]

@@ -134,7 +134,7 @@ pub fn fix_cmd(args: FixArgs, out: &Output) -> anyhow::Result<ExitCode> {
     }
     let run = Run::load(&args.kernel)?;
     let p = propose(&run.kconfig, &base, &requested);
-    write_atomic(&args.output, p.fragment().as_bytes())
+    kforge::kconfig::write_atomic(&args.output, p.fragment().as_bytes())
         .with_context(|| format!("writing {}", args.output.display()))?;
     if out.json {
         out.print_json(&serde_json::json!({
@@ -166,20 +166,6 @@ pub fn fix_cmd(args: FixArgs, out: &Output) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
-}
-
-/// Writes `bytes` beside `path` and renames it over `path`, so nothing half-written appears
-/// under the final name.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "fix.config".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
     })
 }
 

@@ -132,7 +132,7 @@ echo "# configuration written to .config"
 echo "#"
 "##;
 
-const KCONFIG: &str = "mainmenu \"Miniature Linux\"\n\nconfig 64BIT\n\tbool \"64-bit kernel\"\n\tdefault y\n\nconfig MODULES\n\tbool \"Enable loadable module support\"\n\nconfig MINI_DEFAULT\n\tbool\n\tdefault y\n\nsource \"arch/x86/kvm/Kconfig\"\n";
+const KCONFIG: &str = "mainmenu \"Miniature Linux\"\n\nconfig 64BIT\n\tbool \"64-bit kernel\"\n\tdefault y\n\nconfig MODULES\n\tbool \"Enable loadable module support\"\n\tmodules\n\nconfig MINI_DEFAULT\n\tbool\n\tdefault y\n\nsource \"arch/x86/kvm/Kconfig\"\n";
 
 const KVM_KCONFIG: &str = "menuconfig VIRTUALIZATION\n\tbool \"Virtualization\"\n\nconfig KVM\n\ttristate \"Kernel-based Virtual Machine (KVM) support\"\n\tdepends on VIRTUALIZATION\n\nconfig KVM_INTEL\n\ttristate \"KVM for Intel processors support\"\n\tdepends on KVM\n\nconfig KVM_AMD\n\ttristate \"KVM for AMD processors support\"\n\tdepends on KVM\n";
 
