@@ -428,9 +428,10 @@ fn run(
         operands: 0,
         buffers: Vec::new(),
     };
-    if matches!(p.files, Files::Disk(_)) {
+    if let Files::Disk(root) = &p.files {
         // A kernel tree has about 20000 symbols.
         p.model.reserve(20_000);
+        p.pp.set_if_function(super::preprocess::tree_has_if_function(root));
     }
     let root = p.model.root();
     p.source_file(top.to_owned(), None, root, false)?;

@@ -75,6 +75,7 @@ pub struct Preprocessor<'e> {
     env_seen: HashMap<String, usize>,
     messages: Vec<MacroMessage>,
     shell: Box<dyn ShellRunner + 'e>,
+    if_function: bool,
 }
 
 impl std::fmt::Debug for Preprocessor<'_> {
@@ -99,7 +100,15 @@ impl<'e> Preprocessor<'e> {
             env_seen: HashMap::new(),
             messages: Vec::new(),
             shell,
+            if_function: false,
         }
+    }
+
+    /// Whether `$(if,cond,then[,else])` is a built-in function. The kernel's `conf` up to at
+    /// least 6.1 has no such function (`$(if,…)` then expands as an undefined variable, to
+    /// nothing); [`tree_has_if_function`] tells whether a tree's own `conf` has it.
+    pub fn set_if_function(&mut self, on: bool) {
+        self.if_function = on;
     }
 
     /// Environment variables read so far, with their values, in the order first read.
@@ -359,7 +368,7 @@ impl<'e> Preprocessor<'e> {
             b"error-if" | b"warning-if" => (2, 2),
             b"filename" | b"lineno" => (0, 0),
             b"info" | b"shell" => (1, 1),
-            b"if" => (2, 3),
+            b"if" if self.if_function => (2, 3),
             _ => return Ok(None),
         };
         let fname = String::from_utf8_lossy(name);
@@ -413,6 +422,41 @@ impl<'e> Preprocessor<'e> {
             }
         };
         Ok(Some(out))
+    }
+}
+
+/// Whether the `conf` of the tree at `srctree` knows `$(if,…)`: its macro table
+/// (`scripts/kconfig/preprocess.c`, or Xen's `tools/kconfig/preprocess.c`) lists an `"if"`
+/// function. A tree without that file gets the behaviour of Linux 6.1 (no `if`).
+pub fn tree_has_if_function(srctree: &std::path::Path) -> bool {
+    ["scripts/kconfig/preprocess.c", "tools/kconfig/preprocess.c"]
+        .iter()
+        .filter_map(|rel| std::fs::read_to_string(srctree.join(rel)).ok())
+        .any(|c| c.contains("{ \"if\",") || c.contains("{\"if\","))
+}
+
+#[cfg(test)]
+mod if_detection_tests {
+    use super::tree_has_if_function;
+
+    #[test]
+    fn the_tree_s_own_macro_table_decides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(
+            !tree_has_if_function(dir.path()),
+            "no preprocess.c: 6.1 rules"
+        );
+        let kc = dir.path().join("scripts/kconfig");
+        std::fs::create_dir_all(&kc).expect("mkdir");
+        let table = "static const struct function function_table[] = {\n\t{ \"error-if\",\t2,\t2,\tdo_error_if },\n";
+        std::fs::write(kc.join("preprocess.c"), table).expect("write");
+        assert!(!tree_has_if_function(dir.path()));
+        std::fs::write(
+            kc.join("preprocess.c"),
+            format!("{table}\t{{ \"if\",\t2,\t3,\tdo_if }},\n"),
+        )
+        .expect("write");
+        assert!(tree_has_if_function(dir.path()));
     }
 }
 
@@ -502,7 +546,11 @@ mod tests {
         );
         assert_eq!(exp(&mut p, "$(filename):$(lineno)"), "Kconfig:7");
         assert_eq!(exp(&mut p, "a$(comma)b $ $x"), "a,b $ $x");
+        // Linux 6.1's conf has no `if`: an undefined variable, so nothing.
+        assert_eq!(exp(&mut p, "[$(if,,yes,no)]"), "[]");
+        p.set_if_function(true);
         assert_eq!(exp(&mut p, "$(if,,yes,no)$(if, x ,yes,no)"), "noyes");
+        p.set_if_function(false);
         assert_eq!(exp(&mut p, "[$(UNSET)]"), "[]");
         assert_eq!(p.env_read(), &[("CC".to_owned(), "gcc".to_owned())]);
         exp(&mut p, "$(info,hello)$(warning-if,n,no)$(warning-if,y,yes)");
