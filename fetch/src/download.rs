@@ -45,7 +45,7 @@ pub enum Error {
         attempts: u32,
     },
     /// The request failed (connection refused, DNS, TLS, timeout before the response).
-    #[error("{url}: request failed after {attempts} attempt(s): {source}")]
+    #[error("{url}: request failed after {attempts} attempt(s)")]
     Request {
         /// The URL.
         url: String,
@@ -134,13 +134,13 @@ pub enum Error {
         url: String,
     },
     /// Every mirror and the origin failed.
-    #[error("every source failed:{}", attempts.iter().map(|(u, e)| format!("\n  {u}: {e}")).collect::<String>())]
+    #[error("every source failed:{}", attempts.iter().map(|(u, e)| format!("\n  {u}: {}", with_causes(e))).collect::<String>())]
     AllSourcesFailed {
         /// Each URL tried with its error.
         attempts: Vec<(String, Error)>,
     },
-    /// A local file operation failed.
-    #[error("{path}: {source}")]
+    /// Reading a local file (a `file://` URL, the cache) failed.
+    #[error("reading {path} failed")]
     Io {
         /// The path.
         path: PathBuf,
@@ -149,7 +149,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Writing the received bytes failed (cache file or the consumer of a streaming fetch).
-    #[error("{url}: storing the received bytes failed: {source}")]
+    #[error("{url}: storing the received bytes failed")]
     Sink {
         /// The URL.
         url: String,
@@ -158,11 +158,24 @@ pub enum Error {
         source: io::Error,
     },
     /// The HTTP client could not be built.
-    #[error("building the HTTP client failed: {0}")]
+    #[error("building the HTTP client failed")]
     Client(#[source] reqwest::Error),
     /// The interrupt flag was raised.
     #[error("download interrupted")]
     Interrupted,
+}
+
+/// `error` followed by each error of its cause chain, for the one-line entries of
+/// [`Error::AllSourcesFailed`] (which has no single source to chain).
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl Error {

@@ -321,6 +321,11 @@ fn a_stalled_server_times_out() {
         ),
         "{err:?}"
     );
+    // The cause is the error's source, not repeated in its message.
+    let cause = std::error::Error::source(&err)
+        .expect("the request error has its cause as source")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "gave up before the server answered"
