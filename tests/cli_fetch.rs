@@ -70,6 +70,7 @@ fn archive_fetch_verifies_extracts_and_reports() {
     let url = format!("{base}/ok/linux-6.1.tar.gz");
     let out = kforge(&[
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &hex(&data),
@@ -102,6 +103,7 @@ fn archive_fetch_verifies_extracts_and_reports() {
     let out = kforge(&[
         "--json",
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &hex(&data),
@@ -130,6 +132,7 @@ fn mirrors_and_unpinned_fetches() {
     // The origin 404s; the mirror has it.
     let out = kforge(&[
         "fetch",
+        "archive",
         &format!("{base}/missing/linux-6.1.tar.gz"),
         "--sha256",
         &hex(&data),
@@ -150,6 +153,7 @@ fn mirrors_and_unpinned_fetches() {
     let url = format!("{base}/ok/x.tar.gz");
     let out = kforge(&[
         "fetch",
+        "archive",
         &url,
         "--dest",
         tmp.path().join("u").to_str().unwrap(),
@@ -164,6 +168,7 @@ fn mirrors_and_unpinned_fetches() {
     );
     let out = kforge(&[
         "fetch",
+        "archive",
         &url,
         "--allow-unpinned",
         "--dest",
@@ -188,6 +193,7 @@ fn failures_exit_1_with_the_error() {
     let wrong = "0".repeat(64);
     let out = kforge(&[
         "fetch",
+        "archive",
         &format!("{base}/ok/a.tar.gz"),
         "--sha256",
         &wrong,
@@ -206,6 +212,7 @@ fn failures_exit_1_with_the_error() {
 
     let out = kforge(&[
         "fetch",
+        "archive",
         &format!("{base}/ok/a.tar.gz"),
         "--sha256",
         &hex(&data),
@@ -224,6 +231,7 @@ fn failures_exit_1_with_the_error() {
 
     let out = kforge(&[
         "fetch",
+        "archive",
         "http://x/a.tar",
         "--sha256",
         "xyz",
@@ -236,6 +244,94 @@ fn failures_exit_1_with_the_error() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn each_source_kind_takes_only_its_own_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("d");
+    let dest = dest.to_str().unwrap();
+    for (args, flag) in [
+        (
+            vec![
+                "fetch",
+                "git",
+                "file:///nowhere",
+                "--rev",
+                "main",
+                "--mirror",
+                "http://m",
+            ],
+            "--mirror",
+        ),
+        (
+            vec![
+                "fetch",
+                "hg",
+                "file:///nowhere",
+                "--rev",
+                "tip",
+                "--sha256",
+                "00",
+            ],
+            "--sha256",
+        ),
+        (
+            vec![
+                "fetch",
+                "git",
+                "file:///nowhere",
+                "--rev",
+                "main",
+                "--strip",
+                "1",
+            ],
+            "--strip",
+        ),
+        (
+            vec![
+                "fetch",
+                "archive",
+                "http://x/a.tar",
+                "--allow-unpinned",
+                "--rev",
+                "main",
+            ],
+            "--rev",
+        ),
+        (
+            vec![
+                "fetch",
+                "hg",
+                "file:///nowhere",
+                "--rev",
+                "tip",
+                "--commit",
+                "ab",
+            ],
+            "--commit",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--dest", dest]);
+        let out = kforge(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("unexpected argument") && stderr.contains(flag),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The archive URL is no longer taken directly by `fetch`.
+    let out = kforge(&[
+        "fetch",
+        "http://x/a.tar",
+        "--allow-unpinned",
+        "--dest",
+        dest,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!Path::new(dest).exists());
 }
 
 fn git_repo(dir: &Path) -> String {
@@ -348,6 +444,7 @@ fn patches_and_series_apply_before_publishing() {
     let cache = tmp.path().join("cache");
     let out = kforge(&[
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &hex(&data),
@@ -380,6 +477,7 @@ fn patches_and_series_apply_before_publishing() {
     let dest2 = tmp.path().join("linux2");
     let out = kforge(&[
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &hex(&data),
@@ -445,7 +543,7 @@ fn a_signal_stops_the_fetch_and_publishes_nothing() {
     let dest = tmp.path().join("linux");
     let cache = tmp.path().join("cache");
     let mut child = Command::new(env!("CARGO_BIN_EXE_kforge"))
-        .args(["fetch", &url, "--allow-unpinned", "--dest"])
+        .args(["fetch", "archive", &url, "--allow-unpinned", "--dest"])
         .arg(&dest)
         .arg("--cache")
         .arg(&cache)
@@ -534,6 +632,7 @@ fn https_sources_with_a_private_ca() {
 
     let refused = kforge_clean_env(&[
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &sha,
@@ -551,6 +650,7 @@ fn https_sources_with_a_private_ca() {
 
     let out = kforge_clean_env(&[
         "fetch",
+        "archive",
         &url,
         "--sha256",
         &sha,

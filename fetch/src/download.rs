@@ -11,6 +11,7 @@ use reqwest::header::{self, HeaderMap};
 
 use crate::Sha256Digest;
 use crate::progress::{self, Phase, ProgressFn};
+use crate::reader_thread::{self, Recv};
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,7 @@ pub enum Error {
         attempts: u32,
     },
     /// The request failed (connection refused, DNS, TLS, timeout before the response).
-    #[error("{url}: request failed after {attempts} attempt(s): {source}")]
+    #[error("{url}: request failed after {attempts} attempt(s)")]
     Request {
         /// The URL.
         url: String,
@@ -134,13 +135,13 @@ pub enum Error {
         url: String,
     },
     /// Every mirror and the origin failed.
-    #[error("every source failed:{}", attempts.iter().map(|(u, e)| format!("\n  {u}: {e}")).collect::<String>())]
+    #[error("every source failed:{}", attempts.iter().map(|(u, e)| format!("\n  {u}: {}", with_causes(e))).collect::<String>())]
     AllSourcesFailed {
         /// Each URL tried with its error.
         attempts: Vec<(String, Error)>,
     },
-    /// A local file operation failed.
-    #[error("{path}: {source}")]
+    /// Reading a local file (a `file://` URL, the cache) failed.
+    #[error("reading {path} failed")]
     Io {
         /// The path.
         path: PathBuf,
@@ -149,7 +150,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Writing the received bytes failed (cache file or the consumer of a streaming fetch).
-    #[error("{url}: storing the received bytes failed: {source}")]
+    #[error("{url}: storing the received bytes failed")]
     Sink {
         /// The URL.
         url: String,
@@ -158,11 +159,27 @@ pub enum Error {
         source: io::Error,
     },
     /// The HTTP client could not be built.
-    #[error("building the HTTP client failed: {0}")]
+    #[error("building the HTTP client failed")]
     Client(#[source] reqwest::Error),
+    /// The helper thread of a download could not be started.
+    #[error("starting the download thread failed")]
+    Thread(#[source] io::Error),
     /// The interrupt flag was raised.
     #[error("download interrupted")]
     Interrupted,
+}
+
+/// `error` followed by each error of its cause chain, for the one-line entries of
+/// [`Error::AllSourcesFailed`] (which has no single source to chain).
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl Error {
@@ -171,7 +188,11 @@ impl Error {
         // Local failures (cache disk full, interrupted) would fail with any source.
         !matches!(
             self,
-            Error::Interrupted | Error::Sink { .. } | Error::Client(_) | Error::Unpinned { .. }
+            Error::Interrupted
+                | Error::Sink { .. }
+                | Error::Client(_)
+                | Error::Thread(_)
+                | Error::Unpinned { .. }
         )
     }
 }
@@ -237,6 +258,24 @@ enum Attempt {
     Transient(Failure),
     Fatal(Error),
 }
+
+/// What the helper thread of one attempt sends: the response head, then the body.
+enum Message {
+    Head(Result<Head, reqwest::Error>),
+    Data(Vec<u8>),
+    End,
+    Failed(io::Error),
+}
+
+/// The parts of a response the caller looks at.
+struct Head {
+    status: u16,
+    headers: HeaderMap,
+    content_length: Option<u64>,
+}
+
+/// Why an attempt ended when its helper thread stopped without saying why.
+const STOPPED: &str = "the download thread stopped unexpectedly";
 
 enum Failure {
     Status(u16),
@@ -389,9 +428,40 @@ impl Downloader {
                 request = request.header(header::IF_RANGE, v);
             }
         }
-        let mut response = match request.send() {
-            Ok(r) => r,
-            Err(e) if e.is_builder() || e.is_redirect() => {
+        // The exchange runs on a helper thread so that the interrupt flag is seen within
+        // reader_thread::POLL even while the server is silent.
+        let channel = reader_thread::spawn("kforge-download", move |tx| {
+            let response = match request.send() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Message::Head(Err(e)));
+                    return;
+                }
+            };
+            let head = Head {
+                status: response.status().as_u16(),
+                headers: response.headers().clone(),
+                content_length: response.content_length(),
+            };
+            if tx.send(Message::Head(Ok(head))).is_err() {
+                return;
+            }
+            reader_thread::pump(
+                response,
+                &tx,
+                256 * 1024,
+                Message::Data,
+                Message::End,
+                Message::Failed,
+            );
+        });
+        let channel = match channel {
+            Ok(c) => c,
+            Err(source) => return Attempt::Fatal(Error::Thread(source)),
+        };
+        let response = match channel.recv(should_interrupt) {
+            Recv::Item(Message::Head(Ok(head))) => head,
+            Recv::Item(Message::Head(Err(e))) if e.is_builder() || e.is_redirect() => {
                 return Attempt::Fatal(Error::Request {
                     url: url.to_owned(),
                     attempts: 1,
@@ -399,16 +469,20 @@ impl Downloader {
                 });
             }
             // A certificate is not going to change between attempts.
-            Err(e) if crate::tls::is_tls_failure(&e) => {
+            Recv::Item(Message::Head(Err(e))) if crate::tls::is_tls_failure(&e) => {
                 return Attempt::Fatal(Error::Tls {
                     url: url.to_owned(),
                     source: e,
                 });
             }
-            Err(e) => return Attempt::Transient(Failure::Request(e)),
+            Recv::Item(Message::Head(Err(e))) => return Attempt::Transient(Failure::Request(e)),
+            Recv::Interrupted => return Attempt::Fatal(Error::Interrupted),
+            Recv::Item(_) | Recv::Closed => {
+                return Attempt::Transient(Failure::Body(STOPPED.into()));
+            }
         };
-        let status = response.status().as_u16();
-        let new_validator = validator_of(response.headers());
+        let status = response.status;
+        let new_validator = validator_of(&response.headers);
         // Bytes of this body to drop because we already have them.
         let mut skip = 0u64;
         match status {
@@ -430,11 +504,11 @@ impl Downloader {
                     );
                     skip = *pos;
                 }
-                info.total = response.content_length();
+                info.total = response.content_length;
             }
             206 => {
                 let range = response
-                    .headers()
+                    .headers
                     .get(header::CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_content_range);
@@ -454,7 +528,7 @@ impl Downloader {
             416 if *pos > 0 => {
                 // Range not satisfiable: complete if the resource is exactly as long as what we have.
                 let total = response
-                    .headers()
+                    .headers
                     .get(header::CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("bytes */"))
@@ -490,18 +564,19 @@ impl Downloader {
                 source,
             });
         }
-        let mut buf = vec![0u8; 256 * 1024];
         loop {
-            if should_interrupt.load(Ordering::Relaxed) {
-                return Attempt::Fatal(Error::Interrupted);
-            }
-            let n = match response.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Attempt::Transient(Failure::Body(e.to_string())),
+            let data = match channel.recv(should_interrupt) {
+                Recv::Item(Message::Data(data)) => data,
+                Recv::Item(Message::End) => break,
+                Recv::Item(Message::Failed(e)) => {
+                    return Attempt::Transient(Failure::Body(e.to_string()));
+                }
+                Recv::Interrupted => return Attempt::Fatal(Error::Interrupted),
+                Recv::Item(Message::Head(_)) | Recv::Closed => {
+                    return Attempt::Transient(Failure::Body(STOPPED.into()));
+                }
             };
-            let mut chunk = &buf[..n];
+            let mut chunk = &data[..];
             if skip > 0 {
                 let drop = skip.min(chunk.len() as u64) as usize;
                 chunk = &chunk[drop..];

@@ -15,7 +15,7 @@ use crate::progress::{self, Phase, ProgressFn};
 #[non_exhaustive]
 pub enum Error {
     /// libgit2 reported an error.
-    #[error("git {action} {url}: {source}")]
+    #[error("git {action} {url}")]
     Git {
         /// What was being done.
         action: &'static str,
@@ -78,7 +78,7 @@ pub enum Error {
         mirror: PathBuf,
     },
     /// The cache could not be locked or prepared.
-    #[error("git cache {path}: {source}")]
+    #[error("locking or preparing the git cache {path} failed")]
     Cache {
         /// The path.
         path: PathBuf,

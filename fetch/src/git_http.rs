@@ -4,9 +4,9 @@
 //! libgit2 is built without a TLS stack; this subtransport gives git remotes the very client
 //! that downloads archives: the same TLS (rustls), trust settings (`SSL_CERT_FILE`,
 //! `SSL_CERT_DIR`, extra CAs, pinned certificates), proxies (`HTTPS_PROXY`, `NO_PROXY`, …) and
-//! timeouts. Responses stream through a small bounded channel filled by a reader thread, so a
-//! pack is never held in memory whole and the interrupt flag is seen within
-//! [`POLL`] even while the server is silent.
+//! timeouts. Responses stream through a small bounded channel filled by a reader thread
+//! ([`crate::reader_thread`]), so a pack is never held in memory whole and the interrupt flag is
+//! seen within [`POLL`] even while the server is silent.
 //!
 //! libgit2 creates transports through a global registry, so the client of the fetch in
 //! progress reaches the transport through a thread-local set around `Remote::fetch` (libgit2
@@ -15,15 +15,12 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Transport};
 use reqwest::header;
 
-/// How often a waiting read looks at the interrupt flag.
-const POLL: Duration = Duration::from_millis(50);
+use crate::reader_thread::{self, Channel, POLL, Recv};
 
 /// The user agent git servers see (some only speak the smart protocol to `git/…`).
 const USER_AGENT: &str = concat!("git/2.0 (kforge-fetch/", env!("CARGO_PKG_VERSION"), ")");
@@ -287,7 +284,7 @@ struct Stream {
     base: Arc<Mutex<Option<String>>>,
     request: Option<Request>,
     body: Vec<u8>,
-    chunks: Option<Receiver<Chunk>>,
+    chunks: Option<Channel<Chunk>>,
     chunk: Vec<u8>,
     pos: usize,
     finished: bool,
@@ -295,94 +292,76 @@ struct Stream {
 
 impl Stream {
     /// Send the request on a reader thread that feeds the response into a bounded channel.
-    fn start(&mut self, request: Request) -> io::Result<Receiver<Chunk>> {
-        let (tx, rx) = mpsc::sync_channel(4);
+    fn start(&mut self, request: Request) -> io::Result<Channel<Chunk>> {
         let client = self.context.client.clone();
         let body = std::mem::take(&mut self.body);
         let base = self.base.clone();
-        std::thread::Builder::new()
-            .name("kforge-git-http".to_owned())
-            .spawn(move || {
-                let _span = tracing::debug_span!("git_http", url = %request.url).entered();
-                let builder = if request.post {
-                    client
-                        .post(&request.url)
-                        .header(
-                            header::CONTENT_TYPE,
-                            "application/x-git-upload-pack-request",
-                        )
-                        .body(body)
-                } else {
-                    client.get(&request.url)
-                };
-                let response = builder
-                    .header(header::ACCEPT, request.content_type)
-                    .header(header::USER_AGENT, USER_AGENT)
-                    .send();
-                let mut response = match response {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(Chunk::Failed(HttpError::from_request(&request.url, e)));
-                        return;
-                    }
-                };
-                let status = response.status();
-                if !status.is_success() {
-                    let _ = tx.send(Chunk::Failed(HttpError::Status {
-                        url: request.url,
-                        status: status.as_u16(),
-                    }));
+        reader_thread::spawn("kforge-git-http", move |tx| {
+            let _span = tracing::debug_span!("git_http", url = %request.url).entered();
+            let builder = if request.post {
+                client
+                    .post(&request.url)
+                    .header(
+                        header::CONTENT_TYPE,
+                        "application/x-git-upload-pack-request",
+                    )
+                    .body(body)
+            } else {
+                client.get(&request.url)
+            };
+            let response = builder
+                .header(header::ACCEPT, request.content_type)
+                .header(header::USER_AGENT, USER_AGENT)
+                .send();
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Chunk::Failed(HttpError::from_request(&request.url, e)));
                     return;
                 }
-                let content_type = response
-                    .headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                if !content_type.starts_with(request.content_type) {
-                    let _ = tx.send(Chunk::Failed(HttpError::NotSmart {
-                        url: request.url,
-                        content_type,
-                    }));
-                    return;
+            };
+            let status = response.status();
+            if !status.is_success() {
+                let _ = tx.send(Chunk::Failed(HttpError::Status {
+                    url: request.url,
+                    status: status.as_u16(),
+                }));
+                return;
+            }
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            if !content_type.starts_with(request.content_type) {
+                let _ = tx.send(Chunk::Failed(HttpError::NotSmart {
+                    url: request.url,
+                    content_type,
+                }));
+                return;
+            }
+            if !request.post {
+                // Redirected: later requests go where the advertisement came from.
+                let final_url = response.url().as_str();
+                if final_url != request.url
+                    && let Some(repo) = final_url.split("/info/refs").next()
+                    && let Ok(mut slot) = base.lock()
+                {
+                    tracing::debug!(to = repo, "git repository redirected");
+                    *slot = Some(repo.to_owned());
                 }
-                if !request.post {
-                    // Redirected: later requests go where the advertisement came from.
-                    let final_url = response.url().as_str();
-                    if final_url != request.url
-                        && let Some(repo) = final_url.split("/info/refs").next()
-                        && let Ok(mut slot) = base.lock()
-                    {
-                        tracing::debug!(to = repo, "git repository redirected");
-                        *slot = Some(repo.to_owned());
-                    }
-                }
-                loop {
-                    let mut data = vec![0u8; 64 * 1024];
-                    match response.read(&mut data) {
-                        Ok(0) => {
-                            let _ = tx.send(Chunk::End);
-                            return;
-                        }
-                        Ok(n) => {
-                            data.truncate(n);
-                            if tx.send(Chunk::Data(data)).is_err() {
-                                return; // the fetch stopped reading
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(source) => {
-                            let _ = tx.send(Chunk::Failed(HttpError::Body {
-                                url: request.url,
-                                source,
-                            }));
-                            return;
-                        }
-                    }
-                }
-            })?;
-        Ok(rx)
+            }
+            let url = request.url;
+            reader_thread::pump(
+                response,
+                &tx,
+                64 * 1024,
+                Chunk::Data,
+                Chunk::End,
+                |source| Chunk::Failed(HttpError::Body { url, source }),
+            );
+        })
     }
 }
 
@@ -407,18 +386,18 @@ impl Read for Stream {
             let Some(chunks) = &self.chunks else {
                 return Ok(0);
             };
-            match chunks.recv_timeout(POLL) {
-                Ok(Chunk::Data(data)) => {
+            match chunks.recv(&self.context.cancel) {
+                Recv::Item(Chunk::Data(data)) => {
                     self.chunk = data;
                     self.pos = 0;
                 }
-                Ok(Chunk::End) => self.finished = true,
-                Ok(Chunk::Failed(error)) => {
+                Recv::Item(Chunk::End) => self.finished = true,
+                Recv::Item(Chunk::Failed(error)) => {
                     self.finished = true;
                     return Err(io::Error::other(self.context.record(error)));
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
+                Recv::Interrupted => return Err(io::Error::other("interrupted")),
+                Recv::Closed => {
                     self.finished = true;
                     return Err(io::Error::other("the HTTP reader thread stopped"));
                 }

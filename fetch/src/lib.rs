@@ -97,6 +97,7 @@ pub mod patch;
 mod pipeline;
 mod progress;
 mod proxy;
+mod reader_thread;
 mod source;
 mod staging;
 pub mod tls;

@@ -321,6 +321,11 @@ fn a_stalled_server_times_out() {
         ),
         "{err:?}"
     );
+    // The cause is the error's source, not repeated in its message.
+    let cause = std::error::Error::source(&err)
+        .expect("the request error has its cause as source")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "gave up before the server answered"
@@ -497,4 +502,68 @@ fn file_urls_and_local_directories() {
         std::fs::read_link(tmp.path().join("copy/src/link.c")).unwrap(),
         std::path::PathBuf::from("main.c")
     );
+}
+
+/// A loopback server that accepts connections, reads the request, sends `reply` (possibly
+/// nothing) and then stays silent, holding the connection open until the test ends.
+fn stalled_server(reply: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(reply);
+            held.push(stream);
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn an_interrupt_stops_a_download_from_a_silent_server_at_once() {
+    for (what, reply) in [
+        ("accepts and never answers", &b""[..]),
+        (
+            "sends the headers, then stalls",
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\npartial"[..],
+        ),
+    ] {
+        let base = stalled_server(reply);
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("c");
+        let dest = tmp.path().join("d");
+        let f = Fetcher::builder()
+            .cache_dir(&cache)
+            .retry(quick_retry(1))
+            // Without the interrupt, the fetch would wait this long for the server.
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let raised = Arc::new(Mutex::new(None));
+        let (flag2, raised2) = (flag.clone(), raised.clone());
+        let raiser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            *raised2.lock().unwrap() = Some(std::time::Instant::now());
+            flag2.store(true, Ordering::Relaxed);
+        });
+        let source = Source::archive(format!("{base}/linux-6.1.tar.gz"), sha(b"x"));
+        let err = f.fetch(&source, &dest, &flag).unwrap_err();
+        let returned = std::time::Instant::now();
+        raiser.join().unwrap();
+        let raised = raised.lock().unwrap().expect("the flag was raised");
+        assert!(err.is_interrupted(), "{what}: {err:?}");
+        assert!(
+            returned.duration_since(raised) < Duration::from_secs(2),
+            "{what}: the fetch returned {:?} after the interrupt",
+            returned.duration_since(raised)
+        );
+        assert!(!dest.exists(), "{what}: something was published");
+        let cached = cache.join("archives/sha256").join(sha(b"x").to_hex());
+        assert!(!cached.exists(), "{what}: an archive was cached");
+    }
 }

@@ -474,7 +474,7 @@ pub enum SetValError {
         /// The text given.
         text: String,
         /// What is wrong with it.
-        problem: String,
+        problem: crate::ValueError,
     },
     /// The name is invalid.
     #[error(transparent)]

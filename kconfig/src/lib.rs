@@ -115,7 +115,7 @@ pub use tree::{
     CleanAction, CleanCheck, CleanError, CleanPlan, CleanRule, KernelVersion, OpenError,
     RuleSource, SourceTree, host_srcarch, srcarch,
 };
-pub use value::{Prefix, Value};
+pub use value::{Prefix, Value, ValueError};
 pub use verify::{
     ChangeKind, DependencyValue, LossReason, Lost, Mode, UnrequestedChange, Verification,
     VerifyError, verify, verify_with_base,

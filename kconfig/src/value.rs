@@ -28,13 +28,13 @@ pub enum Value {
 impl Value {
     /// Parse the text after `=` (already trimmed of surrounding whitespace).
     ///
-    /// Returns a short description of the problem when the text is not a value.
-    pub fn parse(text: &str) -> Result<Value, String> {
+    /// Fails with what is wrong with the text when it is not a value.
+    pub fn parse(text: &str) -> Result<Value, ValueError> {
         match text {
             "y" => return Ok(Value::Yes),
             "m" => return Ok(Value::Module),
             "n" => return Ok(Value::No),
-            "" => return Err("the value after `=` is empty".into()),
+            "" => return Err(ValueError::Empty),
             _ => {}
         }
         if let Some(rest) = text.strip_prefix('"') {
@@ -44,18 +44,18 @@ impl Value {
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return u64::from_str_radix(digits, 16)
                     .map(Value::Hex)
-                    .map_err(|_| "the hexadecimal number does not fit in 64 bits".into());
+                    .map_err(|_| ValueError::HexOutOfRange);
             }
-            return Err("`0x` is not followed by hexadecimal digits only".into());
+            return Err(ValueError::BadHex);
         }
         let unsigned = text.strip_prefix('-').unwrap_or(text);
         if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
             return text
                 .parse::<i64>()
                 .map(Value::Int)
-                .map_err(|_| "the decimal number does not fit in 64 bits".into());
+                .map_err(|_| ValueError::DecimalOutOfRange);
         }
-        Err("the value is not y, m, n, a quoted string or a number".into())
+        Err(ValueError::NotAValue)
     }
 
     /// Whether the symbol is off (`n`): only [`Value::No`].
@@ -113,30 +113,57 @@ impl fmt::Display for Value {
     }
 }
 
+/// Why the text after `=` is not a `.config` value ([`Value::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// Nothing follows `=`.
+    #[error("the value after `=` is empty")]
+    Empty,
+    /// `0x` without hexadecimal digits after it, or with other characters.
+    #[error("`0x` is not followed by hexadecimal digits only")]
+    BadHex,
+    /// A hexadecimal number above `u64::MAX`.
+    #[error("the hexadecimal number does not fit in 64 bits")]
+    HexOutOfRange,
+    /// A decimal number outside `i64`.
+    #[error("the decimal number does not fit in 64 bits")]
+    DecimalOutOfRange,
+    /// A quoted string ending with a backslash.
+    #[error("the string ends with a lone backslash")]
+    LoneBackslash,
+    /// Text after the closing quote of a string.
+    #[error("unexpected text `{0}` after the closing quote")]
+    TextAfterQuote(String),
+    /// A string without its closing quote.
+    #[error("the string has no closing quote")]
+    Unterminated,
+    /// None of y, m, n, a quoted string or a number.
+    #[error("the value is not y, m, n, a quoted string or a number")]
+    NotAValue,
+}
+
 /// Undo Kconfig string escaping. `rest` is the text after the opening quote.
-fn unescape_string(rest: &str) -> Result<String, String> {
+fn unescape_string(rest: &str) -> Result<String, ValueError> {
     let mut out = String::with_capacity(rest.len());
     let mut chars = rest.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
                 Some(escaped) => out.push(escaped),
-                None => return Err("the string ends with a lone backslash".into()),
+                None => return Err(ValueError::LoneBackslash),
             },
             '"' => {
                 let tail = chars.as_str();
                 if tail.trim().is_empty() {
                     return Ok(out);
                 }
-                return Err(format!(
-                    "unexpected text `{}` after the closing quote",
-                    tail.trim()
-                ));
+                return Err(ValueError::TextAfterQuote(tail.trim().to_string()));
             }
             other => out.push(other),
         }
     }
-    Err("the string has no closing quote".into())
+    Err(ValueError::Unterminated)
 }
 
 /// The symbol prefix of a configuration dialect: `CONFIG_` for Linux (and Xen, U-Boot, …),
@@ -215,11 +242,24 @@ mod tests {
         );
         assert_eq!(Value::parse("-12"), Ok(Value::Int(-12)));
         assert_eq!(Value::parse("0x1F"), Ok(Value::Hex(0x1f)));
-        assert!(Value::parse("yes").is_err());
-        assert!(Value::parse("\"open").is_err());
-        assert!(Value::parse("\"a\" b").is_err());
-        assert!(Value::parse("0x").is_err());
-        assert!(Value::parse("").is_err());
+        assert_eq!(Value::parse("yes"), Err(ValueError::NotAValue));
+        assert_eq!(Value::parse("\"open"), Err(ValueError::Unterminated));
+        assert_eq!(Value::parse("\"a\\"), Err(ValueError::LoneBackslash));
+        assert_eq!(
+            Value::parse("\"a\" b"),
+            Err(ValueError::TextAfterQuote("b".into()))
+        );
+        assert_eq!(Value::parse("0x"), Err(ValueError::BadHex));
+        assert_eq!(Value::parse("0xfg"), Err(ValueError::BadHex));
+        assert_eq!(
+            Value::parse("0x10000000000000000"),
+            Err(ValueError::HexOutOfRange)
+        );
+        assert_eq!(
+            Value::parse("99999999999999999999"),
+            Err(ValueError::DecimalOutOfRange)
+        );
+        assert_eq!(Value::parse(""), Err(ValueError::Empty));
     }
 
     #[test]

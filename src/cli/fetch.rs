@@ -1,25 +1,36 @@
-//! `kforge fetch …`: an archive URL, a git or a Mercurial repository into a verified directory.
+//! `kforge fetch archive|git|hg …`: an archive URL, a git or a Mercurial repository into a
+//! verified directory.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use anyhow::Context;
 use kforge_fetch::{Fetched, Fetcher, PatchSet, Phase, Progress, Sha256Digest, Source};
 
 use super::Output;
 
-/// Fetch an archive (`kforge fetch URL --sha256 HEX --dest DIR`), or a repository with the
-/// `git` and `hg` subcommands.
+/// Fetch an archive, a git or a Mercurial repository into a verified directory.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
     #[command(subcommand)]
-    repo: Option<RepoCmd>,
+    cmd: FetchCmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FetchCmd {
+    /// Download a tar archive (verified against --sha256) and extract it.
+    Archive(ArchiveArgs),
+    /// Clone a git repository (through a cached mirror) and check out a branch, tag or commit.
+    Git(GitArgs),
+    /// Clone a Mercurial repository with the hg command and update to a revision.
+    Hg(HgArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
     /// Archive URL (http://, https:// or file://): a tar archive, gzip/xz/bzip2/zstd or plain.
-    #[arg(required = true)]
-    url: Option<String>,
+    url: String,
     /// Expected SHA-256 of the archive (64 hex digits, as printed by sha256sum).
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
@@ -40,8 +51,8 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 struct CommonArgs {
     /// Destination directory (must not exist; written atomically).
-    #[arg(long, value_name = "DIR", required = true)]
-    dest: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    dest: PathBuf,
     /// Cache directory [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge].
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
@@ -66,14 +77,6 @@ struct CommonArgs {
     /// The -p level of --patch files and the default of series entries.
     #[arg(long, value_name = "N", default_value_t = 1)]
     patch_strip: u32,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum RepoCmd {
-    /// Clone a git repository (through a cached mirror) and check out a branch, tag or commit.
-    Git(GitArgs),
-    /// Clone a Mercurial repository with the hg command and update to a revision.
-    Hg(HgArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,33 +106,35 @@ struct HgArgs {
 
 /// Run the command.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
-    let (source, common, mirrors, allow_unpinned) = match args.repo {
-        Some(RepoCmd::Git(git)) => {
+    let (source, common, mirrors, allow_unpinned) = match args.cmd {
+        FetchCmd::Git(git) => {
             let mut source = Source::git(git.url, git.rev);
             if let Some(commit) = git.commit {
                 source = source.with_commit(commit);
             }
             (source, git.common, Vec::new(), false)
         }
-        Some(RepoCmd::Hg(hg)) => (Source::hg(hg.url, hg.rev), hg.common, Vec::new(), false),
-        None => {
-            let url = args
-                .url
-                .context("an archive URL is required (or use `fetch git` / `fetch hg`)")?;
-            let sha256 = args
+        FetchCmd::Hg(hg) => (Source::hg(hg.url, hg.rev), hg.common, Vec::new(), false),
+        FetchCmd::Archive(archive) => {
+            let sha256 = archive
                 .sha256
                 .as_deref()
                 .map(str::parse::<Sha256Digest>)
                 .transpose()?;
             let source = Source::Archive {
-                url,
+                url: archive.url,
                 sha256,
-                strip_components: args.strip,
+                strip_components: archive.strip,
             };
-            (source, args.common, args.mirror, args.allow_unpinned)
+            (
+                source,
+                archive.common,
+                archive.mirror,
+                archive.allow_unpinned,
+            )
         }
     };
-    let dest = common.dest.context("--dest DIR is required")?;
+    let dest = common.dest;
     let mut patches = PatchSet::new();
     for patch in &common.patch {
         patches = patches.patch(patch, common.patch_strip);
