@@ -212,7 +212,10 @@ impl RunningLocator {
                 problem: describe_io(&e),
             }),
         }
-        match std::process::Command::new("uname").arg("-r").output() {
+        let mut uname = std::process::Command::new("uname");
+        uname.arg("-r");
+        let run = kforge_process::Options::new().timeout(std::time::Duration::from_secs(30));
+        match kforge_process::run(&mut uname, &run) {
             Ok(out) if out.status.success() => {
                 let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
                 (!text.is_empty()).then_some(text)
@@ -225,9 +228,13 @@ impl RunningLocator {
                 None
             }
             Err(e) => {
+                let problem = match &e {
+                    kforge_process::Error::Spawn { source, .. } => describe_io(source),
+                    other => other.to_string(),
+                };
                 tried.push(Attempt {
                     path: PathBuf::from("uname -r"),
-                    problem: describe_io(&e),
+                    problem,
                 });
                 None
             }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Why the Makefile environment could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -182,13 +182,12 @@ fn cc_version_text(cc: &str) -> String {
     let Some(prog) = words.next() else {
         return String::new();
     };
-    let out = Command::new(prog)
-        .args(words)
-        .arg("--version")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
+    let mut command = Command::new(prog);
+    command.args(words).arg("--version").env("LC_ALL", "C");
+    let out = kforge_process::run(
+        &mut command,
+        &kforge_process::Options::new().timeout(std::time::Duration::from_secs(60)),
+    );
     match out {
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout);

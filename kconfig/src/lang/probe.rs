@@ -13,9 +13,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+/// How long one `$(shell,…)` command may run (compiler probes take milliseconds).
+const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -235,18 +249,18 @@ impl Shared {
     /// Runs `/bin/sh -c command` with the environment, in the working directory.
     fn execute(&self, command: &str) -> Result<Entry, String> {
         let dir = self.workdir()?;
-        let out = Command::new("/bin/sh")
-            .arg("-c")
+        let mut sh = Command::new("/bin/sh");
+        sh.arg("-c")
             .arg(command)
             .env_clear()
             .envs(&self.env)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .output()
-            .map_err(|e| format!("cannot run /bin/sh for $(shell,{command}): {e}"))?;
+            .current_dir(&dir);
+        // Under the one supervisor: own process group, a deadline, nothing left running.
+        let out = kforge_process::run(
+            &mut sh,
+            &kforge_process::Options::new().timeout(PROBE_DEADLINE),
+        )
+        .map_err(|e| format!("$(shell,{command}): {}", error_chain(&e)))?;
         Ok(Entry {
             command: command.to_owned(),
             output: out.stdout,
