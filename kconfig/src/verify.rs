@@ -475,7 +475,8 @@ impl fmt::Display for Verification {
                 if let Some(def) = lost
                     .definition
                     .as_ref()
-                    .filter(|_| lost.explanation.is_none())
+                    // The evaluated explanation (of a symbol defined here) replaces these lines.
+                    .filter(|_| !lost.explanation.as_ref().is_some_and(|e| e.defined))
                 {
                     writeln!(
                         f,

@@ -159,7 +159,11 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
         // kforge's claim, checked against its own resolution too.
         assert_eq!(
             o.lands,
-            lands(&k.olddefconfig_bytes(text.as_bytes(), ".config"), name, &want)
+            lands(
+                &k.olddefconfig_bytes(text.as_bytes(), ".config"),
+                name,
+                &want
+            )
         );
         let verdict = match (o.lands, make_lands) {
             (true, true) => {

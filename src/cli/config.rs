@@ -326,11 +326,16 @@ fn verify_cmd(args: VerifyArgs, out: &Output) -> anyhow::Result<ExitCode> {
         report.explain_with(&index, &final_config);
         // The evaluated explanation, root causes and fix (the kernel's own CONFIG_ prefix).
         if prefix.as_str() == "CONFIG_" {
-            let kconfig = super::config_why::load_tree(src, args.arch.as_deref())?;
-            let base_path = args.base.as_ref().unwrap_or(&args.final_config);
-            let base_text = std::fs::read(base_path)
-                .with_context(|| format!("reading {}", base_path.display()))?;
-            report.explain_with_kconfig(&kconfig, &requested, &base_text);
+            match super::config_why::load_tree(src, args.arch.as_deref()) {
+                Ok(kconfig) => {
+                    let base_path = args.base.as_ref().unwrap_or(&args.final_config);
+                    let base_text = std::fs::read(base_path)
+                        .with_context(|| format!("reading {}", base_path.display()))?;
+                    report.explain_with_kconfig(&kconfig, &requested, &base_text);
+                }
+                // The index's report stands; say why there is no evaluated one.
+                Err(e) => tracing::warn!("no evaluated causes or fix: {e:#}"),
+            }
         }
     }
     let lost = !report.lost.is_empty();

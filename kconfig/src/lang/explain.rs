@@ -1553,6 +1553,21 @@ impl<'k> Explainer<'k> {
         if any {
             return;
         }
+        // Hidden and on by a default: making the prompt visible lets the user turn it off.
+        if settable {
+            let mut prompt = Walk {
+                causes: Vec::new(),
+                seen: w.seen.clone(),
+            };
+            self.need_prompt(&mut prompt, id, Tristate::Yes, via);
+            if prompt.causes.iter().all(|c| c.kind.is_settable()) {
+                w.causes.extend(prompt.causes);
+                w.seen.extend(prompt.seen);
+                w.causes
+                    .push(self.cause(id, Need::AtMost(tri_str(limit)), CauseKind::User, via));
+                return;
+            }
+        }
         // Hidden and on by a default or imply: the default's condition must go.
         if let Some((loc, _)) = self.default_line(id) {
             for p in m.props_of(id) {
