@@ -249,9 +249,16 @@ pub fn run(command: &mut Command, options: &Options<'_>) -> Result<Captured, Err
             WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG,
         ) {
             Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
-                // Short pauses first: most probes end within milliseconds.
+                // Short pauses first: most probes end within milliseconds, and a probe run
+                // dozens of times in a row (Kconfig's `$(shell,…)`) must not wait a tick each
+                // time. Past the first second, one tick.
                 std::thread::sleep(pause);
-                pause = (pause * 2).min(TICK);
+                let cap = if started.elapsed() < Duration::from_secs(1) {
+                    Duration::from_millis(1)
+                } else {
+                    TICK
+                };
+                pause = (pause * 2).min(cap);
             }
             Ok(_) => break None,
             Err(e) => {
