@@ -613,49 +613,19 @@ impl Model {
     /// Writes `e` the way the kernel prints expressions (`A && (B || !C)`).
     pub fn expr_string(&self, e: &Expr) -> String {
         let mut s = String::new();
-        self.write_expr(&mut s, e, 0);
+        write_expr_with(&mut s, e, &|id| self.operand_name(id));
         s
     }
 
-    fn write_expr(&self, out: &mut String, e: &Expr, parent_prec: u8) {
-        let name = |id: SymbolId| {
-            let s = self.symbol(id);
-            if s.flags.constant && !matches!(id.0, 0..=2) {
-                format!("\"{}\"", s.name)
-            } else if s.name.is_empty() {
-                "<choice>".to_owned()
-            } else {
-                s.name.clone()
-            }
-        };
-        match e {
-            Expr::Symbol(id) => out.push_str(&name(*id)),
-            Expr::Compare(op, a, b) => {
-                out.push_str(&name(*a));
-                out.push_str(op.as_str());
-                out.push_str(&name(*b));
-            }
-            Expr::Not(inner) => {
-                out.push('!');
-                self.write_expr(out, inner, 3);
-            }
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                let (prec, op) = if matches!(e, Expr::And(..)) {
-                    (2, " && ")
-                } else {
-                    (1, " || ")
-                };
-                let paren = prec < parent_prec;
-                if paren {
-                    out.push('(');
-                }
-                self.write_expr(out, a, prec);
-                out.push_str(op);
-                self.write_expr(out, b, prec);
-                if paren {
-                    out.push(')');
-                }
-            }
+    /// How an operand is written in an expression: its name, a quoted constant, or `<choice>`.
+    pub fn operand_name(&self, id: SymbolId) -> String {
+        let s = self.symbol(id);
+        if s.flags.constant && !matches!(id.0, 0..=2) {
+            format!("\"{}\"", s.name)
+        } else if s.name.is_empty() {
+            "<choice>".to_owned()
+        } else {
+            s.name.clone()
         }
     }
 }
@@ -680,5 +650,48 @@ mod tests {
             Expr::or(Expr::Symbol(b), Expr::not(Expr::Symbol(a))),
         );
         assert_eq!(m.expr_string(&e), "A && (B || !A)");
+    }
+}
+
+/// Writes `e` the way the kernel prints expressions (`A && (B || !C)`: `&&` binds tighter than
+/// `||`, parentheses only where needed), each operand as `operand` writes it.
+pub fn write_expr_with(out: &mut String, e: &Expr, operand: &dyn Fn(SymbolId) -> String) {
+    write_expr_prec(out, e, 0, operand);
+}
+
+fn write_expr_prec(
+    out: &mut String,
+    e: &Expr,
+    parent_prec: u8,
+    operand: &dyn Fn(SymbolId) -> String,
+) {
+    match e {
+        Expr::Symbol(id) => out.push_str(&operand(*id)),
+        Expr::Compare(op, a, b) => {
+            out.push_str(&operand(*a));
+            out.push_str(op.as_str());
+            out.push_str(&operand(*b));
+        }
+        Expr::Not(inner) => {
+            out.push('!');
+            write_expr_prec(out, inner, 3, operand);
+        }
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            let (prec, op) = if matches!(e, Expr::And(..)) {
+                (2, " && ")
+            } else {
+                (1, " || ")
+            };
+            let paren = prec < parent_prec;
+            if paren {
+                out.push('(');
+            }
+            write_expr_prec(out, a, prec, operand);
+            out.push_str(op);
+            write_expr_prec(out, b, prec, operand);
+            if paren {
+                out.push(')');
+            }
+        }
     }
 }

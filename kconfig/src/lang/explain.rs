@@ -499,7 +499,7 @@ impl<'k> Explainer<'k> {
     /// `expr` as the kernel prints it, with ` [=value]` after every symbol operand.
     pub fn valued(&mut self, e: &Expr) -> ValuedExpr {
         let mut text = String::new();
-        self.write_valued(&mut text, e, 0);
+        crate::lang::ast::write_expr_with(&mut text, e, &|id| self.operand(id));
         let value = tri_str(self.eval(Some(e)));
         ValuedExpr { text, value }
     }
@@ -517,38 +517,6 @@ impl<'k> Explainer<'k> {
             format!("{} [=n]", s.name)
         } else {
             format!("{} [={}]", self.display_name(id), self.value_text(id))
-        }
-    }
-
-    fn write_valued(&self, out: &mut String, e: &Expr, parent_prec: u8) {
-        match e {
-            Expr::Symbol(id) => out.push_str(&self.operand(*id)),
-            Expr::Compare(op, a, b) => {
-                out.push_str(&self.operand(*a));
-                out.push_str(op.as_str());
-                out.push_str(&self.operand(*b));
-            }
-            Expr::Not(inner) => {
-                out.push('!');
-                self.write_valued(out, inner, 3);
-            }
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                let (prec, op) = if matches!(e, Expr::And(..)) {
-                    (2, " && ")
-                } else {
-                    (1, " || ")
-                };
-                let paren = prec < parent_prec;
-                if paren {
-                    out.push('(');
-                }
-                self.write_valued(out, a, prec);
-                out.push_str(op);
-                self.write_valued(out, b, prec);
-                if paren {
-                    out.push(')');
-                }
-            }
         }
     }
 
