@@ -630,29 +630,6 @@ impl Model {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constants_are_interned_and_distinct_from_names() {
-        let mut m = Model::new();
-        assert_eq!(m.const_sym("y"), m.yes());
-        assert_eq!(m.sym("y"), m.yes(), "y, m, n always name the constants");
-        let c = m.choice_sym("A");
-        let a = m.sym("A");
-        assert_ne!(c, a);
-        assert_eq!(m.sym("A"), a);
-        assert_eq!(m.lookup("A"), Some(a));
-        let b = m.sym("B");
-        let e = Expr::and(
-            Expr::Symbol(a),
-            Expr::or(Expr::Symbol(b), Expr::not(Expr::Symbol(a))),
-        );
-        assert_eq!(m.expr_string(&e), "A && (B || !A)");
-    }
-}
-
 /// Writes `e` the way the kernel prints expressions (`A && (B || !C)`: `&&` binds tighter than
 /// `||`, parentheses only where needed), each operand as `operand` writes it.
 pub fn write_expr_with(out: &mut String, e: &Expr, operand: &dyn Fn(SymbolId) -> String) {
@@ -693,5 +670,28 @@ fn write_expr_prec(
                 out.push(')');
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_are_interned_and_distinct_from_names() {
+        let mut m = Model::new();
+        assert_eq!(m.const_sym("y"), m.yes());
+        assert_eq!(m.sym("y"), m.yes(), "y, m, n always name the constants");
+        let c = m.choice_sym("A");
+        let a = m.sym("A");
+        assert_ne!(c, a);
+        assert_eq!(m.sym("A"), a);
+        assert_eq!(m.lookup("A"), Some(a));
+        let b = m.sym("B");
+        let e = Expr::and(
+            Expr::Symbol(a),
+            Expr::or(Expr::Symbol(b), Expr::not(Expr::Symbol(a))),
+        );
+        assert_eq!(m.expr_string(&e), "A && (B || !A)");
     }
 }
