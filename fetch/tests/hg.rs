@@ -1,43 +1,31 @@
 //! Mercurial sources: repositories made with the real `hg` command.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use kforge_fetch::{Fetcher, Source, hg};
+
+// The one `hg` runner of the tests (also behind `hg serve --certificate`).
+#[path = "common/tls.rs"]
+mod tls;
+use tls::hg_in;
 
 fn no() -> AtomicBool {
     AtomicBool::new(false)
 }
 
-fn hg_cmd(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("hg")
-        .args(args)
-        .current_dir(dir)
-        .env("HGPLAIN", "1")
-        .env("HGUSER", "Kernel Hacker <k@example.invalid>")
-        .output()
-        .expect("Mercurial is needed for these tests: apt-get install mercurial (scripts/install-deps test)");
-    assert!(
-        out.status.success(),
-        "hg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// A repository like linux-2.6.18-xen.hg: two changesets, the first tagged.
 fn upstream(dir: &Path) -> (String, String) {
     std::fs::create_dir_all(dir).unwrap();
-    hg_cmd(dir, &["init"]);
+    hg_in(dir, &["init"]);
     std::fs::write(dir.join("Makefile"), "SUBLEVEL = 18\n").unwrap();
-    hg_cmd(dir, &["add", "Makefile"]);
-    hg_cmd(dir, &["commit", "-m", "first"]);
-    let first = hg_cmd(dir, &["log", "-r", ".", "-T", "{node}"]);
-    hg_cmd(dir, &["tag", "-r", &first, "xen-3.2.0"]);
+    hg_in(dir, &["add", "Makefile"]);
+    hg_in(dir, &["commit", "-m", "first"]);
+    let first = hg_in(dir, &["log", "-r", ".", "-T", "{node}"]);
+    hg_in(dir, &["tag", "-r", &first, "xen-3.2.0"]);
     std::fs::write(dir.join("Makefile"), "SUBLEVEL = 18\nEXTRAVERSION = -xen\n").unwrap();
-    hg_cmd(dir, &["commit", "-m", "second"]);
-    let tip = hg_cmd(dir, &["log", "-r", "tip", "-T", "{node}"]);
+    hg_in(dir, &["commit", "-m", "second"]);
+    let tip = hg_in(dir, &["log", "-r", "tip", "-T", "{node}"]);
     (first, tip)
 }
 
@@ -76,11 +64,11 @@ fn tag_and_changeset_checkouts_beside_each_other() {
         "SUBLEVEL = 18\n"
     );
     assert_eq!(
-        hg_cmd(&dest, &["paths", "default"]),
+        hg_in(&dest, &["paths", "default"]),
         url,
         "default path is the real URL"
     );
-    assert_eq!(hg_cmd(&dest, &["log", "-r", ".", "-T", "{node}"]), first);
+    assert_eq!(hg_in(&dest, &["log", "-r", ".", "-T", "{node}"]), first);
 
     let fetched = f
         .fetch(&Source::hg(url, &tip), &tmp.path().join("tip"), &no())
