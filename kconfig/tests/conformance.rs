@@ -27,6 +27,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use common::make;
 use kforge_kconfig::lang::{Kconfig, LoadOptions, Target, Toolchain};
 
 const ARCHES: &[&str] = &[
@@ -80,41 +81,6 @@ struct Case {
     name: String,
     input: Input,
     expected: String,
-}
-
-/// `make -s -C DIR args…` with the environment of a user who set no build variables; panics
-/// with make's output on failure.
-fn make_in(dir: &Path, args: &[String]) {
-    let o = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/".into()))
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
-    assert!(
-        o.status.success(),
-        "make -C {} {} failed ({}):\n{}{}",
-        dir.display(),
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// `make -C SRC O=OUT ARCH=ARCH args…`.
-fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
-    let mut all = vec![format!("O={}", out.display()), format!("ARCH={arch}")];
-    all.extend(args.iter().map(|a| a.to_string()));
-    make_in(src, &all);
 }
 
 fn read(path: &Path) -> String {
@@ -426,7 +392,7 @@ fn env_from_auto_conf_cmd(text: &str) -> BTreeMap<String, String> {
 
 fn make_xen(xen: &Path, args: &[&str]) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    make_in(xen, &args);
+    common::make_in(xen, &args);
 }
 
 /// Xen 4.17's own Kconfig (`xen/Kconfig`, with Xen's copy of the kconfig tools, `option

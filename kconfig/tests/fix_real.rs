@@ -13,8 +13,9 @@
 //! the value whenever kforge says it lands, and must not when kforge says it cannot (with the
 //! fact that stops it). The tree is never modified (make uses O=).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::PathBuf;
 
 use kforge_kconfig::lang::fix::{Request, lands, propose};
 use kforge_kconfig::lang::{Kconfig, LoadOptions, SymbolType, Target};
@@ -29,32 +30,6 @@ fn linux_src() -> PathBuf {
         );
     };
     PathBuf::from(src)
-}
-
-fn make(src: &Path, out: &Path, args: &[&str]) {
-    let o = Command::new("make")
-        .arg("-s")
-        .arg("-C")
-        .arg(src)
-        .arg(format!("O={}", out.display()))
-        .arg("ARCH=x86_64")
-        .args(args)
-        .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
-        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/".into()))
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
-    assert!(
-        o.status.success(),
-        "make {} failed: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// The value of `name` in a `.config` text (`n` when absent or not set), unquoted.
@@ -148,7 +123,7 @@ fn fix_proposals_for_random_x86_64_requests_land_with_make() {
         text.push('\n');
         text.push_str(&p.fragment());
         std::fs::write(build.join(".config"), &text).expect("write .config");
-        make(&src, &build, &["olddefconfig"]);
+        common::make(&src, &build, "x86_64", &["olddefconfig"]);
         let config = std::fs::read_to_string(build.join(".config")).expect("read .config");
         if config == p.resolved_config {
             identical += 1;

@@ -6,6 +6,8 @@ pub mod compare;
 pub mod oracle;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
 
 use kforge_kconfig::lang::{DiagnosticKind, Kconfig, LoadOptions, Target};
 use oracle::{ConfRun, Op, Tree};
@@ -183,4 +185,39 @@ pub fn check_all(tree: &Tree, env: &[(&str, &str)]) {
 /// A tree from (path, text) pairs.
 pub fn tree(files: &[(&str, &str)]) -> Tree {
     Tree::new(files)
+}
+
+/// `make -s -C DIR args…` with the environment of a user who set no build variables; panics
+/// with make's output on failure.
+pub fn make_in(dir: &Path, args: &[String]) {
+    let o = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        )
+        .env("HOME", std::env::var("HOME").unwrap_or_else(|_| "/".into()))
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run make ({e}); install it: scripts/install-deps e2e"));
+    assert!(
+        o.status.success(),
+        "make -C {} {} failed ({}):\n{}{}",
+        dir.display(),
+        args.join(" "),
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `make -s -C SRC O=OUT ARCH=ARCH args…` (as [`make_in`]).
+pub fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
+    let mut all = vec![format!("O={}", out.display()), format!("ARCH={arch}")];
+    all.extend(args.iter().map(|a| a.to_string()));
+    make_in(src, &all);
 }
