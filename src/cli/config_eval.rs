@@ -173,10 +173,8 @@ impl Run {
         output: &Path,
         out: &Output,
     ) -> anyhow::Result<ExitCode> {
-        // The library's .config writer replaces the file atomically (temp file + rename).
-        kforge::kconfig::Config::parse(text)
-            .context("the generated configuration does not parse back")?
-            .write(output)
+        // Temp file beside the output, synced, then renamed: never a half-written file.
+        kforge::kconfig::write_atomic(output, text.as_bytes())
             .with_context(|| format!("writing {}", output.display()))?;
         let k = &self.kconfig;
         let probes = k.probes();
