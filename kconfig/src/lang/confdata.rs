@@ -657,7 +657,7 @@ fn or_terms<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 
 /// The body of a quoted `.config` string after its opening quote: backslash escapes removed, up
 /// to the closing quote (`None` when there is none).
-fn unescape(body: &str) -> Option<String> {
+pub(crate) fn unescape(body: &str) -> Option<String> {
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {

@@ -205,29 +205,13 @@ pub fn lands(r: &Resolved, name: &str, want: &str) -> bool {
         Some(SymbolType::String) => {
             let w = want
                 .strip_prefix('"')
-                .and_then(|w| w.strip_suffix('"'))
-                .map(unescape)
+                .and_then(super::confdata::unescape)
                 .unwrap_or_else(|| want.to_owned());
             have == w
         }
         Some(SymbolType::Int | SymbolType::Hex) => have == want || numbers_equal(&have, want),
         Some(_) => have == want,
     }
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            if let Some(n) = it.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn numbers_equal(a: &str, b: &str) -> bool {
