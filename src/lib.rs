@@ -54,3 +54,8 @@ pub mod steps;
 
 pub use error::{Context, Error};
 pub use kforge_kconfig::write_atomic;
+
+/// The README's Rust snippets, compiled as doc-tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;
