@@ -41,8 +41,8 @@ pub struct Common {
     /// Output directory: sources, build directories, logs, build.json, reproduce.sh, summary.txt.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Download cache (default: kforge's cache under $XDG_CACHE_HOME or ~/.cache).
-    #[arg(long, value_name = "DIR")]
+    /// Download cache [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge].
+    #[arg(long = "cache-dir", alias = "cache", value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// A mirror tried before each origin URL (repeatable).
     #[arg(long, value_name = "URL")]
