@@ -54,6 +54,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod cause;
 pub mod configure;
 mod destructive;
 pub mod interrupt;
@@ -64,6 +65,7 @@ mod output;
 mod process;
 
 pub use cache::{CacheProbe, CacheReport, CacheStats, CacheTool, UnknownTool};
+pub use cause::{Cause, CauseKind, Language, Location, find_cause};
 pub use configure::Configure;
 pub use kernel::{
     ConfigResolution, KernelTree, KernelVersion, MissingVersionField, ModulesPrepared,

@@ -128,6 +128,11 @@ pub struct Failure {
     pub status: Status,
     /// Wall-clock time until it ended.
     pub duration: Duration,
+    /// The first real cause, found in the output as a person reading the log would (see
+    /// [`crate::cause`]): what kind, where, which tool, which target, the failing recipe's own
+    /// lines and, for a tool of another era, what to install or pass. `None` when the output
+    /// states no recognisable cause.
+    pub cause: Option<crate::cause::Cause>,
     /// The first compiler (or configure) error lines with a few lines of context around each;
     /// separate blocks are divided by a `...` line.
     pub compiler_errors: Vec<String>,
@@ -162,25 +167,42 @@ pub(crate) fn join_command(command: &[String]) -> String {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`", self.command_line())?;
-        if !self.targets.is_empty() {
-            write!(f, " (targets: {})", self.targets.join(" "))?;
-        }
-        write!(
-            f,
-            " failed with {} after {:.1}s",
-            self.status,
-            self.duration.as_secs_f64()
-        )?;
-        if !self.compiler_errors.is_empty() {
-            write!(f, "\nfirst errors ({} error lines in all):", self.errors)?;
-            for line in &self.compiler_errors {
-                write!(f, "\n  {line}")?;
+        let header = |f: &mut fmt::Formatter<'_>| -> fmt::Result {
+            write!(f, "`{}`", self.command_line())?;
+            if !self.targets.is_empty() {
+                write!(f, " (targets: {})", self.targets.join(" "))?;
             }
-        } else if !self.last_lines.is_empty() {
-            f.write_str("\nlast output lines:")?;
-            for line in &self.last_lines {
-                write!(f, "\n  {line}")?;
+            write!(
+                f,
+                " failed with {} after {:.1}s",
+                self.status,
+                self.duration.as_secs_f64()
+            )
+        };
+        match &self.cause {
+            // The cause first, as a person reading the log would put it.
+            Some(cause) => {
+                f.write_str(&cause.headline())?;
+                for line in &cause.excerpt {
+                    write!(f, "\n  {line}")?;
+                }
+                if let Some(hint) = &cause.hint {
+                    write!(f, "\nhint: {hint}")?;
+                }
+            }
+            None => {
+                header(f)?;
+                if !self.compiler_errors.is_empty() {
+                    write!(f, "\nfirst errors ({} error lines in all):", self.errors)?;
+                    for line in &self.compiler_errors {
+                        write!(f, "\n  {line}")?;
+                    }
+                } else if !self.last_lines.is_empty() {
+                    f.write_str("\nlast output lines:")?;
+                    for line in &self.last_lines {
+                        write!(f, "\n  {line}")?;
+                    }
+                }
             }
         }
         if !self.make_errors.is_empty() {
@@ -188,6 +210,10 @@ impl fmt::Display for Failure {
             for line in &self.make_errors {
                 write!(f, "\n  {line}")?;
             }
+        }
+        if self.cause.is_some() {
+            f.write_str("\ncommand: ")?;
+            header(f)?;
         }
         match &self.log_file {
             Some(path) => write!(f, "\nfull log: {}", path.display()),
@@ -244,6 +270,7 @@ pub(crate) fn judge(finished: crate::process::Finished, invocation: Invocation) 
         targets,
         status: finished.status,
         duration: finished.duration,
+        cause: crate::cause::first_cause(c.detectors),
         compiler_errors: c.excerpt,
         make_errors: c.make_errors,
         last_lines: c

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -123,6 +124,10 @@ pub(crate) fn report_line(text: &str) -> String {
     format!("{} […{} more bytes]", &text[..end], text.len() - end)
 }
 
+/// The order of every line read, across both streams of every run: the cause detector keeps
+/// the earliest cause by it.
+static LINE_SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
 /// What one stream's reader keeps for the outcome and the failure report.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
@@ -134,6 +139,8 @@ pub(crate) struct Collected {
     pub make_errors: Vec<String>,
     pub tail: VecDeque<String>,
     pub captured: Vec<String>,
+    /// Cause detectors: one per stream (two after [`Collected::merge`]).
+    pub detectors: Vec<crate::cause::Detector>,
     error_blocks: usize,
     after_remaining: usize,
 }
@@ -141,6 +148,11 @@ pub(crate) struct Collected {
 impl Collected {
     fn push(&mut self, text: &str, kind: LineKind, capture: bool) {
         self.lines += 1;
+        if self.detectors.is_empty() {
+            self.detectors.push(crate::cause::Detector::default());
+        }
+        let seq = LINE_SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        self.detectors[0].push(seq, text);
         if capture {
             self.captured.push(text.to_owned());
         }
@@ -215,6 +227,7 @@ impl Collected {
         self.make_errors.extend(other.make_errors);
         self.tail.extend(other.tail);
         self.captured.extend(other.captured);
+        self.detectors.extend(other.detectors);
         self
     }
 }
