@@ -885,6 +885,7 @@ fn single_line_cause(line: &str) -> Option<Cause> {
             && (lower.starts_with("syntax error")
                 || lower.starts_with("unknown ")
                 || lower.starts_with("invalid ")
+                || lower.starts_with("can't open")
                 || lower.starts_with("error"))
         {
             return Some(cause(
@@ -1048,12 +1049,11 @@ fn hint(cause: &Cause) -> Option<String> {
         CauseKind::MissingHeader { header } => header_hint(header),
         CauseKind::UnknownOption { option } => Some(format!(
             "the compiler does not know {option}: the tree expects another compiler version \
-             (or target); select one that has it (kforge: --cc gcc-N; CC=gcc-N for make), or for \
-             -m32 install gcc-multilib"
+             (or target); pass one that has it (CC=gcc-N on make's command line)"
         )),
         CauseKind::Link { symbol } if text.contains("multiple definition of") => Some(format!(
             "multiple definitions{}: gcc 10 and later default to -fno-common, which trees from \
-             before 2020 predate; use an older gcc (kforge: --cc gcc-9) or add -fcommon \
+             before 2020 predate; use an older gcc (CC=gcc-9 HOSTCC=gcc-9) or add -fcommon \
              (HOSTCFLAGS=-fcommon for host tools)",
             symbol
                 .as_ref()
@@ -1119,6 +1119,18 @@ fn tool_hint(tool: &str) -> Option<String> {
 }
 
 fn header_hint(header: &str) -> Option<String> {
+    // linux/compiler-gcc12.h: a kernel older than the compiler (2.6.x–4.x kept one header per
+    // gcc major version).
+    if let Some(major) = header
+        .strip_prefix("linux/compiler-gcc")
+        .and_then(|rest| rest.strip_suffix(".h"))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some(format!(
+            "this kernel predates gcc {major} (it has no {header}): build it with a gcc of its \
+             era, e.g. CC=gcc-4.9 HOSTCC=gcc-4.9 (a toolchain requirement such as `gcc <{major}`)"
+        ));
+    }
     let package = match header {
         "gnu/stubs-32.h" | "bits/libc-header-start.h" | "asm/errno.h" => "gcc-multilib",
         "gelf.h" | "libelf.h" => "libelf-dev",
@@ -1237,6 +1249,40 @@ mod tests {
         ));
         assert_eq!(c.location.as_ref().unwrap().line, 3);
         assert!(c.hint.unwrap().contains("Python 2"));
+    }
+
+    #[test]
+    fn a_kernel_older_than_the_compiler() {
+        let c = first(&[
+            "include/linux/compiler-gcc.h:86:30: fatal error: linux/compiler-gcc12.h: No such file or directory",
+        ]);
+        assert_eq!(
+            c.kind,
+            CauseKind::MissingHeader {
+                header: "linux/compiler-gcc12.h".into()
+            }
+        );
+        assert!(c.hint.unwrap().contains("predates gcc 12"));
+    }
+
+    #[test]
+    fn meson_errors_and_serialization() {
+        let c = first(&[
+            "The Meson build system",
+            "../meson.build:2:0: ERROR: Dependency \"glib-2.0\" not found, tried pkgconfig",
+        ]);
+        assert_eq!(c.kind, CauseKind::Meson);
+        assert_eq!(
+            c.location.as_ref().unwrap().to_string(),
+            "../meson.build:2:0"
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["kind"], "meson");
+        assert_eq!(json["location"]["line"], 2);
+        let back: Cause = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+        let c = first(&["drivers/Kconfig:3: can't open file \"drivers/foo/Kconfig\""]);
+        assert_eq!(c.kind, CauseKind::Kconfig);
     }
 
     #[test]
