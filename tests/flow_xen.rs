@@ -622,6 +622,14 @@ fn a_failing_make_step_reports_its_first_cause_first() {
     assert!(cause < chain && chain < log, "{message}");
     assert!(message.contains("  File \""), "{message}");
     assert!(summary.contains("Python error at "), "{summary}");
+    // build.json keeps the cause as data.
+    let json = build_json(&out);
+    let cause = &step(&json, "xen-build").unwrap()["cause"];
+    assert_eq!(cause["kind"], "traceback", "{json}");
+    assert_eq!(cause["language"], "python");
+    assert_eq!(cause["target"], "vmlinuz");
+    assert_eq!(cause["location"]["line"], 2);
+    assert!(cause["hint"].as_str().unwrap().contains("Python 2"));
     assert!(
         summary.contains("PYTHON=python2.7"),
         "the hint is in the summary: {summary}"
