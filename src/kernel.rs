@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kforge_kbuild::{KernelTree, Outcome};
+use kforge_kbuild::{KernelTree, KernelVersion, Outcome, ResolveStrategy};
 use kforge_kconfig::lang::{Kconfig, LoadOptions};
 use kforge_kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
@@ -15,7 +15,7 @@ use kforge_kconfig::{
 
 use crate::error::{Context as _, Error};
 use crate::record::{Artifact, ConfigRecord};
-use crate::reproduce::{ArchiveFetch, fetch_commands, quote, quote_path, shell_line};
+use crate::reproduce::{ArchiveFetch, archive_stem, fetch_commands, quote, quote_path, shell_line};
 use crate::steps::{PlannedStep, Run};
 
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -122,13 +122,10 @@ impl KernelPlan {
                 ),
                 self.config_commands(run),
             ),
-            PlannedStep::new(
-                "olddefconfig",
-                &format!(
-                    "Resolve the {label} config without prompts (the HOWTO's `make oldconfig`)"
-                ),
-                vec![self.command(run, &["olddefconfig"], &[])],
-            ),
+            {
+                let (title, command) = self.planned_resolve(run, url, label);
+                PlannedStep::new("olddefconfig", &title, vec![command])
+            },
             PlannedStep::new(
                 "verify-config",
                 &format!("Verify every requested {label} value landed"),
@@ -138,6 +135,49 @@ impl KernelPlan {
                 )],
             ),
         ]
+    }
+
+    /// The kernel version the plan can tell before running anything: the tree's Makefile when
+    /// an earlier run extracted it, else the archive's name (`linux-2.6.23.tar.gz`).
+    pub fn planned_version(&self, url: &str) -> Option<KernelVersion> {
+        KernelVersion::from_tree(&self.src)
+            .ok()
+            .or_else(|| KernelVersion::from_release_name(&archive_stem(url)))
+    }
+
+    /// The title and the command of the resolve step as it will really run for the kernel's
+    /// era: `make olddefconfig` (3.7+), `make oldnoconfig` (2.6.36–3.6) or
+    /// `yes "" | make oldconfig` (older).
+    fn planned_resolve(&self, run: &Run, url: &str, label: &str) -> (String, String) {
+        let Some(version) = self.planned_version(url) else {
+            return (
+                format!(
+                    "Resolve the {label} config without prompts (the target follows the tree's \
+                     Makefile version: olddefconfig, oldnoconfig, or oldconfig with every prompt \
+                     answered by its default)"
+                ),
+                self.command(run, &["olddefconfig"], &[]),
+            );
+        };
+        let strategy = version.resolve_strategy();
+        let make = self.command(run, &[strategy.target()], &[]);
+        match strategy {
+            ResolveStrategy::OldconfigWithDefaults => (
+                format!(
+                    "Resolve the {label} config: Linux {version} predates olddefconfig, so \
+                     oldconfig with every prompt answered by its default"
+                ),
+                format!("yes \"\" | {make}"),
+            ),
+            ResolveStrategy::Oldnoconfig => (
+                format!(
+                    "Resolve the {label} config without prompts (Linux {version}: oldnoconfig, \
+                     olddefconfig's name before 3.7)"
+                ),
+                make,
+            ),
+            _ => (format!("Resolve the {label} config without prompts"), make),
+        }
     }
 
     /// The planned commands of the config step.
@@ -289,6 +329,13 @@ impl KernelPlan {
         run.command_started("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
         run.record_outcome(&resolved.outcome);
+        if resolved.strategy == ResolveStrategy::OldconfigWithDefaults {
+            // It ran with newlines on stdin: so does the reproducer.
+            run.set_commands(vec![format!(
+                "yes \"\" | {}",
+                crate::reproduce::outcome_line(&resolved.outcome)
+            )]);
+        }
         run.step_note(format!(
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
             resolved.kernel, resolved.strategy

@@ -97,6 +97,10 @@ pub struct StepRecord {
     pub log: Option<PathBuf>,
     /// What a user should know about it.
     pub notes: Vec<String>,
+    /// For a failed make or configure step: the first real cause found in its output (kind,
+    /// `file:line`, tool, failed target, excerpt, era hint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<kforge_kbuild::Cause>,
 }
 
 /// A source that was fetched.

@@ -321,6 +321,7 @@ impl Run {
             commands: planned.commands.clone(),
             log: None,
             notes: Vec::new(),
+            cause: None,
         });
         self.current = Some(planned.name.clone());
         let start = Instant::now();
@@ -333,6 +334,9 @@ impl Run {
             // What ran and failed, as it ran, with its log.
             self.set_commands(vec![reproduce::failure_line(failure)]);
             self.set_log(failure.log_file.clone());
+            if let Some(step) = self.record.steps.last_mut() {
+                step.cause = failure.cause.clone();
+            }
         }
         if let Some(step) = self.record.steps.last_mut() {
             step.duration_ms = millis(start.elapsed());

@@ -684,3 +684,59 @@ fn with_ccache_a_second_output_directory_hits_the_cache() {
         |out: &str| std::fs::read(fx.out(out).join("linux-build/arch/x86/kvm/kvm.ko")).unwrap();
     assert_eq!(sha256_hex(&ko("first")), sha256_hex(&ko("second")));
 }
+
+#[test]
+fn the_plan_shows_the_resolve_command_of_the_kernels_era() {
+    let fx = Fixture::new();
+    let zeros = "0".repeat(64);
+    let plan = |name: &str| {
+        let out = fx.out(&format!("plan-{name}"));
+        let url = format!("{}/{name}", fx.kernel_url.rsplit_once('/').unwrap().0);
+        let args = argv(
+            "kvm",
+            &[
+                "--kernel",
+                &url,
+                "--kernel-sha256",
+                &zeros,
+                "--config",
+                fx.base_config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--plan",
+                "-q",
+            ],
+        );
+        let text = flow::kvm::run(flow::kvm::Args::try_parse_from(args).unwrap()).expect("plan");
+        assert!(!out.exists());
+        let at = text.find("[olddefconfig]").expect(&text);
+        let command = text[at..]
+            .lines()
+            .find(|l| l.trim_start().starts_with("$ "))
+            .expect(&text)
+            .trim_start()
+            .to_string();
+        let title = text[..at].lines().last().unwrap().to_string();
+        (title, command)
+    };
+    // The HOWTO's 2.6.23 predates olddefconfig (3.7) and oldnoconfig (2.6.36): the plan shows
+    // what really runs, the prompts answered by their defaults.
+    let (title, command) = plan("linux-2.6.23.tar.gz");
+    assert!(command.starts_with("$ yes \"\" | make "), "{command}");
+    assert!(command.ends_with(" oldconfig"), "{command}");
+    assert!(
+        title.contains("Linux 2.6.23 predates olddefconfig"),
+        "{title}"
+    );
+    let (_, command) = plan("linux-3.2.tar.xz");
+    assert!(
+        command.starts_with("$ make ") && command.ends_with(" oldnoconfig"),
+        "{command}"
+    );
+    let (_, command) = plan("linux-mini-6.1.tar.gz");
+    assert!(
+        command.starts_with("$ make ") && command.ends_with(" olddefconfig"),
+        "{command}"
+    );
+    assert_eq!(fx.server.hits("linux-mini-6.1.tar.gz"), 0);
+}

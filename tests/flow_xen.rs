@@ -125,8 +125,12 @@ fn howto_flow_clones_beside_the_tree_installs_the_config_in_the_build_dir_and_ma
     // The checkout is a Mercurial checkout beside the Xen tree, as select-repository wants.
     assert!(checkout.join(".hg").is_dir());
     assert_eq!(checkout.parent(), xen.parent());
-    // The user's .config went into the build directory, never into the kernel tree.
-    let build = xen.join("build-linux-2.6.18-xen_x86_32");
+    // The user's .config went into the build directory, never into the kernel tree. Without
+    // --xen-arch, XEN_TARGET_ARCH is the host's, as Xen 3.2's Config.mk makes it.
+    let build = xen.join(format!(
+        "build-linux-2.6.18-xen_{}",
+        flow::xen::host_xen_arch()
+    ));
     assert_eq!(
         std::fs::read_to_string(build.join(".config")).unwrap(),
         USER_CONFIG
@@ -179,6 +183,160 @@ fn howto_flow_clones_beside_the_tree_installs_the_config_in_the_build_dir_and_ma
         .unwrap();
     assert!(!world.status.success());
     assert!(!build.join(".config").exists(), "world did not clean");
+}
+
+/// The ELF class of the object inside a gzip file: 1 for 32-bit, 2 for 64-bit.
+fn elf_class_of_gz(path: &Path) -> u8 {
+    let out = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.starts_with(b"\x7fELF"),
+        "{}",
+        path.display()
+    );
+    out.stdout[4]
+}
+
+/// The command lines make ran for `target`, from the record.
+fn commands(json: &serde_json::Value, name: &str) -> String {
+    step(json, name).unwrap()["commands"].to_string()
+}
+
+#[test]
+fn xen_arch_reaches_every_xen_make_and_the_kernel_arch() {
+    // On this x86_64 host, as a user here runs it: --xen-arch x86_32 (the HOWTO's machine),
+    // then without --xen-arch (Xen's own default: the host's).
+    assert_eq!(
+        flow::xen::host_xen_arch(),
+        "x86_64",
+        "these tests expect an x86_64 host"
+    );
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out32");
+    flow::xen::run(fx.howto(&out, &["--xen-arch", "x86_32"])).expect("x86_32 builds here");
+    let xen = out.join("src/xen-3.2.0");
+    assert!(xen.join("build-linux-2.6.18-xen_x86_32/.config").is_file());
+    assert!(!xen.join("build-linux-2.6.18-xen_x86_64").exists());
+    let boot = xen.join("dist/install/boot");
+    assert_eq!(
+        elf_class_of_gz(&boot.join("xen-3.2.0.gz")),
+        1,
+        "the hypervisor is 32-bit"
+    );
+    assert_eq!(
+        elf_class_of_gz(&boot.join("vmlinuz-2.6.18-xen")),
+        1,
+        "the kernel is i386"
+    );
+    let json = build_json(&out);
+    for name in ["prep-kernels", "xen-build"] {
+        assert!(
+            commands(&json, name).contains("XEN_TARGET_ARCH=x86_32"),
+            "{name}: {json}"
+        );
+    }
+    let log = std::fs::read_to_string(out.join("logs/xen-dist.log")).unwrap();
+    assert!(log.contains("select-linux-arch: i386"), "{log}");
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    assert!(
+        reproducer.contains("XEN_TARGET_ARCH=x86_32"),
+        "{reproducer}"
+    );
+
+    let out = fx.root.join("out64");
+    flow::xen::run(fx.howto(&out, &[])).expect("the host's arch builds");
+    let xen = out.join("src/xen-3.2.0");
+    assert!(xen.join("build-linux-2.6.18-xen_x86_64/.config").is_file());
+    let boot = xen.join("dist/install/boot");
+    assert_eq!(elf_class_of_gz(&boot.join("xen-3.2.0.gz")), 2);
+    assert_eq!(elf_class_of_gz(&boot.join("vmlinuz-2.6.18-xen")), 2);
+    let log = std::fs::read_to_string(out.join("logs/xen-dist.log")).unwrap();
+    assert!(log.contains("select-linux-arch: x86_64"), "{log}");
+    let json = build_json(&out);
+    assert!(
+        commands(&json, "prep-kernels").contains("XEN_TARGET_ARCH=x86_64"),
+        "{json}"
+    );
+}
+
+#[test]
+fn without_xen_target_arch_the_2008_makefiles_build_for_the_host() {
+    // What the flow used to do: `make prep-kernels` with no XEN_TARGET_ARCH on an x86_64 host
+    // makes build-linux-…_x86_64/, so a step looking for _x86_32 stops. The miniature keeps
+    // Xen 3.2's rule.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let xen = src.join("xen-3.2.0");
+    trees::write_xen32_tree(&xen);
+    hg_repo(&src.join("linux-2.6.18-xen.hg"), |_| {});
+    let made = Command::new("make")
+        .args(["-C", xen.to_str().unwrap(), "prep-kernels"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(xen.join("build-linux-2.6.18-xen_x86_64").is_dir());
+    assert!(!xen.join("build-linux-2.6.18-xen_x86_32").exists());
+}
+
+#[test]
+fn an_arch_this_host_cannot_build_is_refused_before_any_download() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let err = flow::xen::run(fx.howto(&out, &["--xen-arch", "ia64"])).expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("--xen-arch ia64") && message.contains("--xen-arch x86_64"),
+        "{message}"
+    );
+    assert_eq!(fx.server.hits("xen-3.2.0.tar.gz"), 0);
+    assert!(!out.exists());
+
+    // A 32-bit Xen on a host whose gcc cannot link -m32 programs (no gcc-multilib): a gcc
+    // that fails the way gcc does without the 32-bit libc headers.
+    let bin = fx.root.join("no-multilib-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gcc = bin.join("gcc");
+    std::fs::write(
+        &gcc,
+        "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = -m32 ]; then\n    echo \"In file included from /usr/include/features.h:510,\" >&2\n    echo \"/usr/include/x86_64-linux-gnu/gnu/stubs.h:7:11: fatal error: gnu/stubs-32.h: No such file or directory\" >&2\n    exit 1\n  fi\ndone\nexec /usr/bin/gcc \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &gcc,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let err = flow::xen::check_xen_arch("x86_32", true, "gcc", Some(bin.as_os_str()))
+        .expect_err("no -m32 here");
+    let message = format!("{err}");
+    assert!(
+        message.contains("apt-get install gcc-multilib"),
+        "{message}"
+    );
+    assert!(message.contains("--xen-arch x86_64"), "{message}");
+    assert!(message.contains("stubs-32.h"), "{message}");
+    // The real gcc of this host links -m32 (gcc-multilib is in scripts/install-deps test).
+    flow::xen::check_xen_arch("x86_32", true, "gcc", None).expect("gcc -m32 links here");
+    // Modern Xen has no 32-bit hypervisor.
+    let err = flow::xen::check_xen_arch("x86_32", false, "gcc", None).expect_err("modern");
+    assert!(format!("{err}").contains("64-bit"), "{err}");
+}
+
+#[test]
+fn the_plan_shows_xen_target_arch() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let text = flow::xen::run(fx.howto(&out, &["--xen-arch", "x86_32", "--plan"])).expect("plan");
+    let prep = text
+        .lines()
+        .find(|l| l.contains("$ make") && l.contains("prep-kernels"))
+        .expect(&text);
+    assert!(prep.contains("XEN_TARGET_ARCH=x86_32"), "{text}");
+    assert!(text.contains("build-linux-*_x86_32/.config"), "{text}");
+    assert!(!out.exists());
 }
 
 #[test]
@@ -257,13 +415,13 @@ fn an_unclean_kernel_checkout_is_caught_before_make_and_fix_tree_keeps_its_confi
     let json = build_json(&out);
     assert_eq!(step(&json, "prep-kernels").unwrap()["status"], "failed");
     assert!(
-        !out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_32")
+        !out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_64")
             .exists(),
         "make ran anyway"
     );
 
     flow::xen::run(fx.howto(&out, &["--fix-tree"])).expect("passes with --fix-tree");
-    let build = out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_32");
+    let build = out.join("src/xen-3.2.0/build-linux-2.6.18-xen_x86_64");
     assert_eq!(
         std::fs::read_to_string(build.join(".config")).unwrap(),
         USER_CONFIG
@@ -431,5 +589,49 @@ fn modern_flow_builds_xen_through_a_loopback_distccd() {
     assert!(
         reproducer.contains(&format!("export DISTCC_HOSTS={hosts}")),
         "{reproducer}"
+    );
+}
+
+#[test]
+fn a_failing_make_step_reports_its_first_cause_first() {
+    // The 2008 tree's helper script is Python 2; today's python3 runs it under -j2 beside
+    // the hypervisor's compile.
+    let fx = Fixture::new(|dir| {
+        let makefile = std::fs::read_to_string(dir.join("Makefile")).unwrap();
+        let makefile = makefile.replace(
+            "vmlinuz: outputmakefile\n",
+            "vmlinuz: outputmakefile\n\tpython3 $(srctree)/scripts/mkcompile_h.py > $(objtree)/compile.h\n",
+        );
+        std::fs::write(dir.join("Makefile"), makefile).unwrap();
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::write(
+            dir.join("scripts/mkcompile_h.py"),
+            "import sys\nprint \"#define UTS_VERSION \\\"#1\\\"\"\n",
+        )
+        .unwrap();
+    });
+    let out = fx.root.join("out");
+    let err = flow::xen::run(fx.howto(&out, &[])).expect_err("make dist fails");
+    let message = format!("{err:#}");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    // The cause leads the make failure; make's chain and the log come after it.
+    let cause = message.find("Python error at ").expect(&message);
+    assert!(message[cause..].contains("mkcompile_h.py:2"), "{message}");
+    let chain = message.find("make reported:").expect(&message);
+    let log = message.find("full log: ").expect(&message);
+    assert!(cause < chain && chain < log, "{message}");
+    assert!(message.contains("  File \""), "{message}");
+    assert!(summary.contains("Python error at "), "{summary}");
+    // build.json keeps the cause as data.
+    let json = build_json(&out);
+    let cause = &step(&json, "xen-build").unwrap()["cause"];
+    assert_eq!(cause["kind"], "traceback", "{json}");
+    assert_eq!(cause["language"], "python");
+    assert_eq!(cause["target"], "vmlinuz");
+    assert_eq!(cause["location"]["line"], 2);
+    assert!(cause["hint"].as_str().unwrap().contains("Python 2"));
+    assert!(
+        summary.contains("PYTHON=python2.7"),
+        "the hint is in the summary: {summary}"
     );
 }

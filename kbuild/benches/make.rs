@@ -6,6 +6,7 @@
 //! 2. A no-op rebuild of a prepared Linux 6.1 tree (`O=` dir after defconfig +
 //!    `modules_prepare`) through `Make` against raw `make`. The tree comes from
 //!    `KFORGE_LINUX_SRC` (or the e2e cache); the build directory is kept under the target dir.
+//! 3. Cause detection: what `find_cause` costs per line, beside `classify` (`cause`).
 //!
 //! `cargo bench -p kforge-kbuild` runs it all; without `--bench` (as `cargo test
 //! --all-targets` runs it) it does a smoke run of a second at most.
@@ -22,7 +23,7 @@ use kforge_kbuild::{KernelTree, Make};
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     // Optional filters: `cargo bench -p kforge-kbuild -- flood` runs only matching parts
-    // (`v1`, `flood`, `noop`).
+    // (`v1`, `flood`, `noop`, `cause`).
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -41,6 +42,9 @@ fn main() {
             ours.as_secs_f64()
         );
         return;
+    }
+    if wanted("cause") {
+        cause_detection();
     }
     let reps = 5;
     println!("\n== log streaming ({reps} runs each, alternating; median)");
@@ -145,6 +149,59 @@ fn machine() {
 
 /// A Makefile printing `lines` lines with awk, or `targets` targets whose recipes are long,
 /// kernel-like command lines echoed by make (what `V=1` output looks like).
+/// 3. What finding the first cause adds per line: `find_cause` (classify + the detector) over
+///    400k lines of `V=1` command lines and over a kbuild-like mix (progress, warnings, notes, make's chatter),
+///    against `classify` (which every line already goes through) on the same lines.
+fn cause_detection() {
+    let cmd = "gcc -Wp,-MMD,kernel/.fork.o.d -nostdinc -I./arch/x86/include -include ./include/linux/kconfig.h -D__KERNEL__ -Wall -Wundef -Werror=strict-prototypes -fno-common -std=gnu11 -O2";
+    let v1: Vec<String> = (0..400_000)
+        .map(|i| format!("{cmd} -c -o obj{i}.o obj{i}.c"))
+        .collect();
+    let mix: Vec<String> = (0..400_000)
+        .map(|i| match i % 8 {
+            0 => format!(
+                "drivers/net/e{i}.c:{}:5: warning: unused variable 'x' [-Wunused-variable]",
+                i % 900
+            ),
+            1 => "    12 |         int x;".to_string(),
+            2 => "       |             ^".to_string(),
+            3 => format!(
+                "make[{}]: Entering directory '/usr/src/linux/drivers/{i}'",
+                i % 4
+            ),
+            4 => format!("drivers/net/e{i}.c: In function 'probe':"),
+            _ => format!("  CC [M]  drivers/net/ethernet/intel/e{i}.o"),
+        })
+        .collect();
+    println!("\n== cause detection (per line, median of 5)");
+    for (name, lines) in [("V=1 command lines", &v1), ("kbuild-like mix", &mix)] {
+        let median = |f: &dyn Fn() -> usize| {
+            let mut times: Vec<Duration> = (0..5)
+                .map(|_| {
+                    let started = Instant::now();
+                    std::hint::black_box(f());
+                    started.elapsed()
+                })
+                .collect();
+            times.sort();
+            times[2]
+        };
+        let classify = median(&|| {
+            lines
+                .iter()
+                .filter(|l| kforge_kbuild::classify(l) != kforge_kbuild::LineKind::Other)
+                .count()
+        });
+        let detect = median(&|| usize::from(kforge_kbuild::find_cause(lines.iter()).is_some()));
+        let per = |d: Duration| d.as_secs_f64() * 1e9 / lines.len() as f64;
+        println!(
+            "  {name:<20} classify {:6.1} ns/line   classify + cause detector {:6.1} ns/line",
+            per(classify),
+            per(detect)
+        );
+    }
+}
+
 fn synthetic(root: &Path, name: &str, lines: usize, targets: usize) -> PathBuf {
     let dir = root.join(name.replace([' ', '=', '/'], "_"));
     std::fs::create_dir_all(&dir).expect("dir");

@@ -1,7 +1,7 @@
 //! The first real cause of a failed build, found in its output the way a person reading the
 //! log would: the first failing recipe's own lines, not whatever else ran beside it under `-j`.
 //!
-//! Every output line passes through a [`Detector`] (one per stream, on the reader thread) that
+//! Every output line passes through a detector (one per stream, on the reader thread) that
 //! recognises the start of a cause — a compiler or linker error, a missing header, an unknown
 //! command-line option, a Python or Perl error with its whole traceback, a tool that is not
 //! installed, make's `No rule to make target`, a Makefile syntax error, `configure: error:`,
@@ -29,9 +29,12 @@
 //! assert_eq!(cause.target.as_deref(), Some("gen.h"));
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::output::LineKind;
 
 /// Lines kept in one cause's excerpt.
 const MAX_BLOCK_LINES: usize = 40;
@@ -221,8 +224,21 @@ where
     S: AsRef<str>,
 {
     let mut detector = Detector::default();
+    let mut recent: VecDeque<String> = VecDeque::with_capacity(RECENT_LINES + 1);
     for (seq, line) in lines.into_iter().enumerate() {
-        detector.push(seq as u64, line.as_ref());
+        let line = line.as_ref();
+        detector.push(seq as u64, line, crate::output::classify(line), &recent);
+        // Keep the recent lines, reusing the allocation of the oldest.
+        match recent.len() == RECENT_LINES {
+            true => {
+                if let Some(mut oldest) = recent.pop_front() {
+                    oldest.clear();
+                    oldest.push_str(line);
+                    recent.push_back(oldest);
+                }
+            }
+            false => recent.push_back(line.to_owned()),
+        }
     }
     first_cause([detector])
 }
@@ -287,21 +303,23 @@ pub(crate) struct Detector {
     found: Vec<Found>,
     /// `(seq, target)` of make's `*** [… target] Error N` lines.
     failed_targets: Vec<(u64, String)>,
-    recent: std::collections::VecDeque<String>,
 }
 
 impl Detector {
-    /// Take one line.
-    pub(crate) fn push(&mut self, seq: u64, line: &str) {
-        // `-fdiagnostics-color=always` (meson's default) colours compiler messages.
+    /// Take one line, with its classification by [`crate::output::classify`] and the lines
+    /// just before it in the same stream (oldest first; the context of a compiler error).
+    pub(crate) fn push(&mut self, seq: u64, line: &str, kind: LineKind, recent: &VecDeque<String>) {
+        // `-fdiagnostics-color=always` (meson's default) colours compiler messages; every
+        // coloured message starts with an escape (`ESC[01m` before the location or the tool).
         let plain;
-        let line = if line.contains('\x1b') {
+        let (line, kind) = if line.starts_with('\x1b') {
             plain = strip_ansi(line);
-            plain.as_str()
+            (plain.as_str(), crate::output::classify(&plain))
         } else {
-            line
+            (line, kind)
         };
-        if self.failed_targets.len() < 8
+        if kind == LineKind::Make
+            && self.failed_targets.len() < 8
             && let Some(target) = make_failed_target(line)
         {
             self.failed_targets.push((seq, target));
@@ -316,18 +334,12 @@ impl Detector {
                 }
             }
         }
-        if !consumed && self.open.is_none() && self.found.len() < MAX_CAUSES {
-            self.start(seq, line);
-        }
-        // Keep the recent lines, reusing the allocation of the oldest.
-        if self.recent.len() == RECENT_LINES {
-            if let Some(mut oldest) = self.recent.pop_front() {
-                oldest.clear();
-                oldest.push_str(line);
-                self.recent.push_back(oldest);
-            }
-        } else {
-            self.recent.push_back(line.to_owned());
+        if !consumed
+            && self.open.is_none()
+            && self.found.len() < MAX_CAUSES
+            && worth_a_look(line, kind)
+        {
+            self.start(seq, line, recent);
         }
     }
 
@@ -395,7 +407,7 @@ impl Detector {
     }
 
     /// Look for the start of a cause at `line`.
-    fn start(&mut self, seq: u64, line: &str) {
+    fn start(&mut self, seq: u64, line: &str, recent: &VecDeque<String>) {
         self.foreign = 0;
         if line.starts_with("Traceback (most recent call last):") {
             self.open = Some(Open::Python {
@@ -437,7 +449,7 @@ impl Detector {
                 // The lines just before that belong to it: `In function`, `In file included
                 // from`, and for a linker error its `ld: a.o: in function` line.
                 let mut before: Vec<String> = Vec::new();
-                for recent in self.recent.iter().rev() {
+                for recent in recent.iter().rev().take(RECENT_LINES) {
                     let belongs = recent.contains(": In function")
                         || recent.contains(": In member function")
                         || recent.starts_with("In file included from")
@@ -526,6 +538,36 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `line` can start a cause: cheap tests on its ends and on what precedes its first
+/// colon, so that ordinary lines (progress, `V=1` command lines, warnings) cost little.
+fn worth_a_look(line: &str, kind: LineKind) -> bool {
+    if matches!(kind, LineKind::Error | LineKind::Make) {
+        return true;
+    }
+    if line.starts_with("Traceback")
+        || line.starts_with("  File \"")
+        || line.starts_with("FAILED: ")
+        || line.ends_with("not found")
+        || line.ends_with("No such file or directory")
+        || (line.ends_with('.') && line.contains(" line "))
+    {
+        return true;
+    }
+    // `ld: cannot find`, `multiple definition of`; Kconfig's and meson's `file:line:` errors.
+    // Tool names and paths before the first colon are short: look at the first 160 bytes.
+    let start = line.get(..160).unwrap_or(line);
+    let head = match start.find(':') {
+        Some(colon) => &line[..colon],
+        None => return false,
+    };
+    head.ends_with("ld")
+        || head.ends_with("ld.bfd")
+        || head.ends_with("ld.gold")
+        || head.ends_with("ld.lld")
+        || head.contains("Kconfig")
+        || head.contains("meson")
 }
 
 fn push_bounded(lines: &mut Vec<String>, line: &str) {
@@ -843,6 +885,7 @@ fn single_line_cause(line: &str) -> Option<Cause> {
             && (lower.starts_with("syntax error")
                 || lower.starts_with("unknown ")
                 || lower.starts_with("invalid ")
+                || lower.starts_with("can't open")
                 || lower.starts_with("error"))
         {
             return Some(cause(
@@ -1006,12 +1049,11 @@ fn hint(cause: &Cause) -> Option<String> {
         CauseKind::MissingHeader { header } => header_hint(header),
         CauseKind::UnknownOption { option } => Some(format!(
             "the compiler does not know {option}: the tree expects another compiler version \
-             (or target); select one that has it (kforge: --cc gcc-N; CC=gcc-N for make), or for \
-             -m32 install gcc-multilib"
+             (or target); pass one that has it (CC=gcc-N on make's command line)"
         )),
         CauseKind::Link { symbol } if text.contains("multiple definition of") => Some(format!(
             "multiple definitions{}: gcc 10 and later default to -fno-common, which trees from \
-             before 2020 predate; use an older gcc (kforge: --cc gcc-9) or add -fcommon \
+             before 2020 predate; use an older gcc (CC=gcc-9 HOSTCC=gcc-9) or add -fcommon \
              (HOSTCFLAGS=-fcommon for host tools)",
             symbol
                 .as_ref()
@@ -1077,6 +1119,18 @@ fn tool_hint(tool: &str) -> Option<String> {
 }
 
 fn header_hint(header: &str) -> Option<String> {
+    // linux/compiler-gcc12.h: a kernel older than the compiler (2.6.x–4.x kept one header per
+    // gcc major version).
+    if let Some(major) = header
+        .strip_prefix("linux/compiler-gcc")
+        .and_then(|rest| rest.strip_suffix(".h"))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some(format!(
+            "this kernel predates gcc {major} (it has no {header}): build it with a gcc of its \
+             era, e.g. CC=gcc-4.9 HOSTCC=gcc-4.9 (a toolchain requirement such as `gcc <{major}`)"
+        ));
+    }
     let package = match header {
         "gnu/stubs-32.h" | "bits/libc-header-start.h" | "asm/errno.h" => "gcc-multilib",
         "gelf.h" | "libelf.h" => "libelf-dev",
@@ -1195,6 +1249,40 @@ mod tests {
         ));
         assert_eq!(c.location.as_ref().unwrap().line, 3);
         assert!(c.hint.unwrap().contains("Python 2"));
+    }
+
+    #[test]
+    fn a_kernel_older_than_the_compiler() {
+        let c = first(&[
+            "include/linux/compiler-gcc.h:86:30: fatal error: linux/compiler-gcc12.h: No such file or directory",
+        ]);
+        assert_eq!(
+            c.kind,
+            CauseKind::MissingHeader {
+                header: "linux/compiler-gcc12.h".into()
+            }
+        );
+        assert!(c.hint.unwrap().contains("predates gcc 12"));
+    }
+
+    #[test]
+    fn meson_errors_and_serialization() {
+        let c = first(&[
+            "The Meson build system",
+            "../meson.build:2:0: ERROR: Dependency \"glib-2.0\" not found, tried pkgconfig",
+        ]);
+        assert_eq!(c.kind, CauseKind::Meson);
+        assert_eq!(
+            c.location.as_ref().unwrap().to_string(),
+            "../meson.build:2:0"
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["kind"], "meson");
+        assert_eq!(json["location"]["line"], 2);
+        let back: Cause = serde_json::from_value(json).unwrap();
+        assert_eq!(back, c);
+        let c = first(&["drivers/Kconfig:3: can't open file \"drivers/foo/Kconfig\""]);
+        assert_eq!(c.kind, CauseKind::Kconfig);
     }
 
     #[test]

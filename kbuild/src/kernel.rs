@@ -84,6 +84,32 @@ impl KernelVersion {
         })
     }
 
+    /// The version a release archive or directory is named after: `linux-2.6.23`,
+    /// `linux-2.6.23.tar.gz`, `linux-source-6.1`, `linux-3.6.11-rc1`. `None` when the name holds
+    /// no `N.N` after a `-` (a plan then cannot tell the era before the tree is there).
+    ///
+    /// ```
+    /// use kforge_kbuild::{KernelVersion, ResolveStrategy};
+    /// let v = KernelVersion::from_release_name("linux-2.6.23.tar.gz").unwrap();
+    /// assert_eq!((v.version, v.patchlevel, v.sublevel), (2, 6, 23));
+    /// assert_eq!(v.resolve_strategy(), ResolveStrategy::OldconfigWithDefaults);
+    /// assert_eq!(KernelVersion::from_release_name("linux-source-6.1").unwrap().patchlevel, 1);
+    /// assert!(KernelVersion::from_release_name("linux-mainline").is_none());
+    /// ```
+    pub fn from_release_name(name: &str) -> Option<KernelVersion> {
+        name.split('-').find_map(|part| {
+            let mut numbers = part.split('.').map_while(|n| n.parse::<u32>().ok());
+            let version = numbers.next()?;
+            let patchlevel = numbers.next()?;
+            Some(KernelVersion {
+                version,
+                patchlevel,
+                sublevel: numbers.next().unwrap_or(0),
+                extraversion: String::new(),
+            })
+        })
+    }
+
     /// Parse the head of a top Makefile; on failure, the missing field.
     pub fn parse_makefile(text: &str) -> Result<KernelVersion, MissingVersionField> {
         let value = |key: &str| -> Option<String> {

@@ -4,8 +4,8 @@
 //! This is the step of a kernel or hypervisor build that actually compiles. It takes plain
 //! inputs — a directory, `(name, value)` make variables (for instance from a toolchain crate),
 //! environment, targets — and returns an [`Outcome`] (status, duration, log path, warning and
-//! error counts) or an error whose [`Failure`] report carries the targets, the exit status, the
-//! first compiler errors with context, make's `*** [...] Error N` chain and the log path.
+//! error counts) or an error whose [`Failure`] report leads with the first real cause, then the
+//! targets, the exit status, the first compiler errors, make's `*** [...] Error N` chain and the log path.
 //!
 //! - [`Make`] is a `Command`-style builder for one make invocation (`-C`, `O=`, `-j`, `ARCH`,
 //!   `CROSS_COMPILE`, variables, environment, targets, `V=1`, `-k`, log file, timeout,
@@ -18,6 +18,9 @@
 //! - [`Make::cache_stats`] reads a compiler cache's or distributed compiler's counters
 //!   (ccache, sccache, distcc, icecream) before and after the run and reports the difference
 //!   as hits, misses and remote jobs in [`Outcome::cache`] (see [`cache`]).
+//! - [`Failure::cause`] is the first real cause of a failed run ([`cause`]): kind, `file:line`,
+//!   tool, failed target, the failing recipe's own lines (even under `-j`) and, for a tool of
+//!   another era, what to install or pass; the failure's text leads with it.
 //! - [`Configure`] runs an autotools-style `./configure` under the same supervision.
 //! - [`interrupt::flag_on_signals`] turns Ctrl-C into the interrupt flag for command-line
 //!   programs (make's own group does not receive the terminal's signals).

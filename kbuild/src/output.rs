@@ -152,7 +152,7 @@ impl Collected {
             self.detectors.push(crate::cause::Detector::default());
         }
         let seq = LINE_SEQUENCE.fetch_add(1, Ordering::Relaxed);
-        self.detectors[0].push(seq, text);
+        self.detectors[0].push(seq, text, kind, &self.tail);
         if capture {
             self.captured.push(text.to_owned());
         }

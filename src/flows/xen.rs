@@ -91,9 +91,13 @@ pub struct Args {
     /// (with .hg) named linux-2.6.18-xen.hg beside the Xen tree, as select-repository wants.
     #[arg(long, value_name = "DIR")]
     pub kernel_checkout: Option<PathBuf>,
-    /// (howto) XEN_TARGET_ARCH, the suffix of the `build-linux-*_<arch>` directory.
-    #[arg(long, default_value = "x86_32")]
-    pub xen_arch: String,
+    /// XEN_TARGET_ARCH, passed to every make in the Xen tree: what Xen builds for, the
+    /// kernel's ARCH Xen's Makefiles derive from it (x86_32 -> i386, x86_64 -> x86_64) and the
+    /// suffix of the `build-linux-*_<arch>` directory. Default: this host's, as Xen's own
+    /// Config.mk decides (`uname -m`: x86_64 on x86_64). x86_32 on an x86_64 host needs
+    /// gcc-multilib (checked before any download).
+    #[arg(long, value_name = "x86_32|x86_64")]
+    pub xen_arch: Option<String>,
     /// The kernel config: `running`, a .config file, or (modern) `defconfig`. Howto: copied
     /// as is into build-linux-…; modern: the base of the dom0 config.
     #[arg(long, value_name = "running|defconfig|FILE", default_value = "running")]
@@ -107,9 +111,10 @@ pub struct Args {
     /// (modern) Fragment merged over the base (repeatable; default: the built-in dom0 one).
     #[arg(long, value_name = "FILE")]
     pub fragment: Vec<PathBuf>,
-    /// (modern) ARCH of the dom0 kernel.
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
+    /// (modern) ARCH of the dom0 kernel. Default: the one that matches --xen-arch
+    /// (x86_64 -> x86_64, x86_32 -> i386, arm64 -> arm64, arm32 -> arm).
+    #[arg(long)]
+    pub arch: Option<String>,
     /// (modern) Only the hypervisor: no dom0 kernel config.
     #[arg(long)]
     pub no_dom0: bool,
@@ -130,6 +135,8 @@ struct Settings {
     xen_url: String,
     xen_dir: PathBuf,
     xen_target: String,
+    /// XEN_TARGET_ARCH for every make in the Xen tree.
+    xen_arch: String,
     /// (howto) Where the xenified kernel checkout goes: beside the Xen tree.
     checkout: PathBuf,
     /// (modern) The dom0 kernel.
@@ -150,8 +157,84 @@ fn checkout_name(repo_url: &str) -> String {
     }
 }
 
+/// XEN_TARGET_ARCH of this host, as Xen's Config.mk derives it from `uname -m`
+/// (`XEN_COMPILE_ARCH`), for the architecture kforge itself was built for.
+pub fn host_xen_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86" => "x86_32",
+        "aarch64" => "arm64",
+        "arm" => "arm32",
+        other => other,
+    }
+}
+
+/// The kernel's ARCH for a XEN_TARGET_ARCH (what Xen's `select-linux-arch` gives a 2.6 tree
+/// without `arch/x86`, and today's names for Arm).
+pub fn kernel_arch(xen_arch: &str) -> &str {
+    match xen_arch {
+        "x86_32" => "i386",
+        "arm32" => "arm",
+        other => other,
+    }
+}
+
+/// Refuse a XEN_TARGET_ARCH this host cannot build, before anything is downloaded: x86_32 on
+/// an x86_64 host needs `cc` (Xen's `gcc`, looked up in `search_path`, `PATH` when `None`) to
+/// compile **and link** a 32-bit program (`-m32`, Debian's gcc-multilib); other foreign
+/// architectures need a cross toolchain the flow does not set up.
+pub fn check_xen_arch(
+    xen_arch: &str,
+    howto: bool,
+    cc: &str,
+    search_path: Option<&std::ffi::OsStr>,
+) -> Result<()> {
+    let host = host_xen_arch();
+    if !howto && xen_arch == "x86_32" {
+        bail!(
+            "--xen-arch x86_32: Xen 4.3 and later build only a 64-bit x86 hypervisor; pass \
+             --xen-arch x86_64 (the HOWTO's Xen 3.2, --mode howto, still builds x86_32)"
+        );
+    }
+    if xen_arch == host {
+        return Ok(());
+    }
+    if host == "x86_64" && xen_arch == "x86_32" {
+        let search_path = search_path
+            .map(std::ffi::OsStr::to_os_string)
+            .or_else(|| std::env::var_os("PATH"));
+        let compiler = kforge_toolchain::Compiler::identify_in(cc, search_path.as_deref())
+            .with_context(|| {
+                format!("--xen-arch x86_32: finding {cc}, the compiler Xen's Makefiles run")
+            })?;
+        if let Err(err) = compiler.links_program(&["-m32"]) {
+            bail!(
+                "--xen-arch x86_32 builds 32-bit code (Xen and the kernel add -m32), but {} \
+                 cannot build a 32-bit program on this x86_64 host ({err}). Install the 32-bit \
+                 C library and libgcc: apt-get install gcc-multilib; or pass --xen-arch x86_64, \
+                 Xen's own default here",
+                compiler.path.display()
+            );
+        }
+        return Ok(());
+    }
+    bail!(
+        "--xen-arch {xen_arch} cannot be built on this {host} host: it needs a cross toolchain \
+         this flow does not set up. Pass --xen-arch {host}{}",
+        if host == "x86_64" {
+            " (or x86_32, with gcc-multilib, in --mode howto)"
+        } else {
+            ""
+        }
+    );
+}
+
 fn settings(args: &Args) -> Result<Settings> {
     let howto = args.mode == Mode::Howto;
+    let xen_arch = args
+        .xen_arch
+        .clone()
+        .unwrap_or_else(|| host_xen_arch().to_string());
+    check_xen_arch(&xen_arch, howto, "gcc", None)?;
     let out = args
         .common
         .out
@@ -200,7 +283,10 @@ fn settings(args: &Args) -> Result<Settings> {
         let plan = KernelPlan {
             src: out.join("src").join(archive_stem(&url)),
             build: out.join("linux-dom0-build"),
-            arch: args.arch.clone(),
+            arch: args
+                .arch
+                .clone()
+                .unwrap_or_else(|| kernel_arch(&xen_arch).to_string()),
             base: BaseConfig::from_arg(&args.config),
             fragments,
             verify_mode: if args.warn_only {
@@ -219,15 +305,17 @@ fn settings(args: &Args) -> Result<Settings> {
         xen_url,
         xen_dir,
         xen_target,
+        xen_arch,
         checkout,
         dom0,
     })
 }
 
 /// A make in the Xen tree, supervised by the run and through its compiler wrapper.
-fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
-    let mut make = Make::new(dir);
-    make.target(target)
+fn xen_make(run: &Run, s: &Settings, target: &str) -> Make {
+    let mut make = Make::new(&s.xen_dir);
+    make.var("XEN_TARGET_ARCH", &s.xen_arch)
+        .target(target)
         .log_file(run.logs().join(format!("xen-{target}.log")));
     run.supervise_make(&mut make, &format!("make {target}"));
     run.wrap_make(&mut make);
@@ -235,9 +323,9 @@ fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
 }
 
 /// The same make for the plan (nothing is told to the observer).
-fn xen_make_planned(run: &Run, dir: &Path, target: &str) -> Make {
-    let mut make = Make::new(dir);
-    make.target(target);
+fn xen_make_planned(run: &Run, s: &Settings, target: &str) -> Make {
+    let mut make = Make::new(&s.xen_dir);
+    make.var("XEN_TARGET_ARCH", &s.xen_arch).target(target);
     if let Some(jobs) = run.options().jobs {
         make.jobs(jobs);
     }
@@ -267,7 +355,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         }),
     ));
     if s.howto {
-        let build = format!("build-linux-*_{}", args.xen_arch);
+        let build = format!("build-linux-*_{}", s.xen_arch);
         steps.push(PlannedStep::new(
             "clone-kernel",
             "Clone the xenified kernel beside the Xen tree (not inside: select-repository skips it)",
@@ -288,7 +376,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
             "prep-kernels",
             "Check the kernel tree is clean for O=, make prep-kernels (creates the kernel build directory)",
             vec![shell_line(
-                xen_make_planned(run, &s.xen_dir, "prep-kernels").command_line(),
+                xen_make_planned(run, s, "prep-kernels").command_line(),
             )],
         ));
         steps.push(PlannedStep::new(
@@ -308,7 +396,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         "xen-build",
         &format!("make {}", s.xen_target),
         vec![shell_line(
-            xen_make_planned(run, &s.xen_dir, &s.xen_target).command_line(),
+            xen_make_planned(run, s, &s.xen_target).command_line(),
         )],
     ));
     if let Some((url, k)) = &s.dom0 {
@@ -403,7 +491,7 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         howto_kernel(args, s, run)?;
     }
     run.step("xen-build", |run| {
-        let outcome = xen_make(run, &s.xen_dir, &s.xen_target).run()?;
+        let outcome = xen_make(run, s, &s.xen_target).run()?;
         run.record_outcome(&outcome);
         let boot = s.xen_dir.join("dist/install/boot");
         let files = files_under(&boot);
@@ -509,7 +597,7 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 let v = tree.version();
                 let build = s.xen_dir.join(format!(
                     "build-linux-{}.{}.{}{}_{}",
-                    v.version, v.patchlevel, v.sublevel, v.extraversion, args.xen_arch
+                    v.version, v.patchlevel, v.sublevel, v.extraversion, s.xen_arch
                 ));
                 let plan = tree.make_clean_for_out_of_tree(&build)?;
                 run.step_note(format!("kernel tree cleaned for O= without loss:\n{plan}"));
@@ -522,13 +610,13 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 bail!("{check}");
             }
         }
-        let outcome = xen_make(run, &s.xen_dir, "prep-kernels").run()?;
+        let outcome = xen_make(run, s, "prep-kernels").run()?;
         run.record_outcome(&outcome);
         Ok(())
     })?;
     run.step("install-config", |run| {
         // The build directory prep-kernels made.
-        let suffix = format!("_{}", args.xen_arch);
+        let suffix = format!("_{}", s.xen_arch);
         let mut found: Vec<PathBuf> = std::fs::read_dir(&s.xen_dir)
             .map_err(|e| Error::io("list", &s.xen_dir, e))?
             .flatten()
@@ -548,7 +636,7 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 "make prep-kernels made no build-linux-*{suffix}/ in {} (is XEN_TARGET_ARCH {}? \
                  see --xen-arch and logs/xen-prep-kernels.log)",
                 s.xen_dir.display(),
-                args.xen_arch
+                s.xen_arch
             ),
             many => bail!(
                 "several kernel build directories in {}: {:?}; remove the stale ones",

@@ -242,12 +242,20 @@ pub fn write_userland_tree(root: &Path) {
 /// `build-linux-2.6.18-xen_<arch>/` through the kernel's `O=` (so the kernel's cleanliness
 /// check runs); `dist` builds the hypervisor and the kernel from that build directory's
 /// `.config`; `world` runs `clean` and `kdelete` first, as Xen 3.2's does.
-const XEN32_MAKEFILE: &str = r##"# A miniature of Xen 3.2's top Makefile and buildconfigs/mk.linux-2.6-xen.
-XEN_TARGET_ARCH ?= x86_32
+///
+/// The architecture follows Xen 3.2's Config.mk, `config/<arch>.mk` and
+/// `buildconfigs/select-linux-arch`: XEN_TARGET_ARCH defaults to the host's (`uname -m`, so
+/// x86_64 on an x86_64 host, whatever the HOWTO's 32-bit machine made), x86_32 adds `-m32`, and
+/// the kernel gets ARCH=i386 or x86_64 from it.
+const XEN32_MAKEFILE: &str = r##"# A miniature of Xen 3.2's top Makefile, Config.mk and buildconfigs/mk.linux-2.6-xen.
+XEN_COMPILE_ARCH ?= $(shell uname -m | sed -e s/i.86/x86_32/ -e s/i86pc/x86_32/ -e s/amd64/x86_64/)
+XEN_TARGET_ARCH ?= $(XEN_COMPILE_ARCH)
+include config/$(XEN_TARGET_ARCH).mk
 LINUX_SRC_PATH ?= .:..
 XEN_LINUX_HGREPO ?= http://xenbits.xensource.com/linux-2.6.18-xen.hg
 LINUX_VER := 2.6.18-xen
 LINUX_DIR := build-linux-$(LINUX_VER)_$(XEN_TARGET_ARCH)
+export XEN_TARGET_ARCH
 
 .PHONY: prep-kernels dist xen kernels world clean kdelete
 
@@ -256,18 +264,19 @@ prep-kernels:
 		echo >&2 "select-repository: no linux-$(LINUX_VER).hg checkout in $(LINUX_SRC_PATH); would clone $(XEN_LINUX_HGREPO) (the miniature has no network)"; \
 		exit 1; }; \
 	echo "using the kernel checkout $$repo"; \
-	$(MAKE) -C "$$repo" O=$(CURDIR)/$(LINUX_DIR) outputmakefile && \
+	$(MAKE) -C "$$repo" ARCH=$$(sh buildconfigs/select-linux-arch "$$repo") O=$(CURDIR)/$(LINUX_DIR) outputmakefile && \
 	echo "$$repo" > $(LINUX_DIR)/.linux-src
 
 xen:
 	mkdir -p dist/install/boot
-	$(CC) -c -o xen/xen.o xen/xen.c
+	$(CC) $(CFLAGS) -c -o xen/xen.o xen/xen.c
 	gzip -9n -c xen/xen.o > dist/install/boot/xen-3.2.0.gz
 	ln -sf xen-3.2.0.gz dist/install/boot/xen.gz
 
 kernels:
 	@test -f $(LINUX_DIR)/.config || { echo >&2 "*** no .config in $(LINUX_DIR): run make prep-kernels and install one"; exit 1; }
-	$(MAKE) -C $$(cat $(LINUX_DIR)/.linux-src) O=$(CURDIR)/$(LINUX_DIR) vmlinuz
+	repo=$$(cat $(LINUX_DIR)/.linux-src); \
+	$(MAKE) -C $$repo ARCH=$$(sh buildconfigs/select-linux-arch $$repo) O=$(CURDIR)/$(LINUX_DIR) vmlinuz
 	mkdir -p dist/install/boot
 	cp $(LINUX_DIR)/vmlinuz dist/install/boot/vmlinuz-2.6.18-xen
 
@@ -301,6 +310,21 @@ done
 exit 1
 "##;
 
+/// As Xen 3.2's: the kernel's ARCH for XEN_TARGET_ARCH (2.6.18 has no arch/x86 yet).
+const SELECT_LINUX_ARCH: &str = r##"#!/bin/sh
+# usage: select-linux-arch LINUX_SRCDIR   (XEN_TARGET_ARCH in the environment)
+case "$XEN_TARGET_ARCH" in
+	x86_32|x86_64)
+		if [ -d "$1/arch/x86" ]; then ARCH=x86
+		elif [ "$XEN_TARGET_ARCH" = x86_32 ]; then ARCH=i386
+		else ARCH=x86_64
+		fi ;;
+	*) ARCH=$XEN_TARGET_ARCH ;;
+esac
+echo "select-linux-arch: $ARCH" >&2
+echo "$ARCH"
+"##;
+
 /// Write the Xen-3.2-like tree under `root`.
 pub fn write_xen32_tree(root: &Path) {
     write_tree(
@@ -308,6 +332,9 @@ pub fn write_xen32_tree(root: &Path) {
         &[
             ("Makefile", XEN32_MAKEFILE, false),
             ("buildconfigs/select-repository", SELECT_REPOSITORY, true),
+            ("buildconfigs/select-linux-arch", SELECT_LINUX_ARCH, true),
+            ("config/x86_32.mk", "CFLAGS += -m32 -march=i686\n", false),
+            ("config/x86_64.mk", "CFLAGS += -m64\n", false),
             ("xen/xen.c", "int xen_start(void) { return 0; }\n", false),
         ],
     );
@@ -322,12 +349,18 @@ SUBLEVEL = 18
 EXTRAVERSION = -xen
 NAME=Avast! A bilge rat!
 
+SUBARCH := $(shell uname -m | sed -e s/i.86/i386/ -e s/sun4u/sparc64/)
+ARCH ?= $(SUBARCH)
 srctree := $(CURDIR)
 objtree := $(if $(O),$(O),$(CURDIR))
+# arch/i386/Makefile: a biarch compiler builds 32-bit code with -m32.
+CFLAGS-i386 := -m32
+CFLAGS-x86_64 := -m64
 
 .PHONY: outputmakefile vmlinuz mrproper
 
 outputmakefile:
+	@test -d $(srctree)/arch/$(ARCH) || { echo >&2 "no arch/$(ARCH) in this tree (ARCH=$(ARCH))"; exit 1; }
 ifneq ($(O),)
 	@if test -f $(srctree)/.config -o -d $(srctree)/include/config; then \
 		echo "  $(srctree) is not clean, please run 'make mrproper'"; \
@@ -340,7 +373,7 @@ endif
 vmlinuz: outputmakefile
 	@test -f $(objtree)/.config || { echo >&2 "no .config in $(objtree)"; exit 1; }
 	sed -n 's/^CONFIG_\([A-Za-z0-9_]*\)=y$$/#define CONFIG_\1 1/p' $(objtree)/.config > $(objtree)/autoconf.h
-	$(CC) -include $(objtree)/autoconf.h -c -o $(objtree)/vmlinux.o $(srctree)/init/main.c
+	$(CC) $(CFLAGS-$(ARCH)) -include $(objtree)/autoconf.h -c -o $(objtree)/vmlinux.o $(srctree)/init/main.c
 	gzip -9n -c $(objtree)/vmlinux.o > $(objtree)/vmlinuz
 
 mrproper:
@@ -361,6 +394,11 @@ pub fn write_linux_2618_xen_tree(root: &Path) {
             (
                 "arch/i386/Kconfig",
                 "config X86_32\n\tdef_bool y\n\nconfig XEN\n\tbool \"Xen\"\n",
+                false,
+            ),
+            (
+                "arch/x86_64/Kconfig",
+                "config X86_64\n\tdef_bool y\n\nconfig XEN\n\tbool \"Xen\"\n",
                 false,
             ),
         ],

@@ -52,6 +52,22 @@ pub enum AsmError {
     },
 }
 
+/// Why [`Compiler::links_program`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The compiler or the linker rejected the program with these flags (for `-m32` on an
+    /// x86_64 host without the 32-bit C library: `gnu/stubs-32.h` or `-lgcc` missing).
+    #[error("compiling and linking a trivial program failed: {0}")]
+    Build(CommandFailure),
+    /// The compiler could not be run (missing, timed out).
+    #[error("could not run the compiler: {0}")]
+    Run(CommandFailure),
+    /// No temporary directory for the program.
+    #[error("cannot create a temporary directory for the probe's program: {0}")]
+    TempDir(#[source] std::io::Error),
+}
+
 /// Why [`Compiler::predefined_macros`] failed.
 #[derive(Debug, thiserror::Error)]
 #[error("could not read the predefined macros: {0}")]
@@ -145,6 +161,28 @@ impl Compiler {
             return Err(AsmError::Compile(out.failure(shown)));
         }
         String::from_utf8(out.stdout).map_err(|_| AsmError::NotText { command: shown })
+    }
+
+    /// Whether the compiler compiles **and links** a trivial C program (including `<stdio.h>`)
+    /// with `flags`: `links_program(&["-m32"])` is the check that a 64-bit host can build
+    /// 32-bit x86 code (Debian: `gcc-multilib`), which compiling alone does not show.
+    pub fn links_program(&self, flags: &[&str]) -> Result<(), LinkError> {
+        let dir = tempfile::Builder::new()
+            .prefix("kforge-link-probe")
+            .tempdir()
+            .map_err(LinkError::TempDir)?;
+        let mut args: Vec<OsString> = flags.iter().map(OsString::from).collect();
+        args.extend(["-x", "c", "-", "-o"].map(OsString::from));
+        args.push(dir.path().join("probe").into_os_string());
+        let shown = command::display_command(&self.path, &args);
+        let _span = tracing::debug_span!("links_program", command = %shown).entered();
+        let source = "#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n";
+        let out = command::run(&self.path, &args, Some(source.as_bytes()), self.timeout)
+            .map_err(|e| LinkError::Run(e.failure(shown.clone())))?;
+        if !out.status.success() {
+            return Err(LinkError::Build(out.failure(shown)));
+        }
+        Ok(())
     }
 
     /// The compiler's predefined macros (`-dM -E` on an empty file): name → value

@@ -566,3 +566,25 @@ fn toolchain_from_the_environment_identifies_its_cc() {
         [("CC".to_string(), gcc11.display().to_string())]
     );
 }
+
+#[test]
+fn links_program_tells_whether_32_bit_programs_link() {
+    // gcc-multilib is in scripts/install-deps test: gcc -m32 links here.
+    let gcc = Compiler::identify("gcc").expect("gcc (apt-get install gcc)");
+    gcc.links_program(&[]).expect("a native program links");
+    gcc.links_program(&["-m32"])
+        .expect("gcc -m32 links (apt-get install gcc-multilib)");
+    // A flag the linker rejects is a Build error carrying the compiler's own message.
+    let err = gcc
+        .links_program(&["-Wl,--kforge-no-such-linker-option"])
+        .expect_err("the linker rejects it");
+    match err {
+        kforge_toolchain::probe::LinkError::Build(failure) => {
+            assert!(
+                failure.to_string().contains("kforge-no-such-linker-option"),
+                "{failure}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
