@@ -263,6 +263,9 @@ pub struct BuildRecord {
     pub reproducible: bool,
     /// The wrapper's counters, per make step.
     pub cache: Vec<CacheRecord>,
+    /// Reproducible builds: the fixed settings, what the config needs, the check's result.
+    #[serde(default)]
+    pub repro: crate::repro::ReproRecord,
     /// The kernel configuration.
     pub config: Option<ConfigRecord>,
     /// Steps in order.
@@ -342,6 +345,7 @@ impl BuildRecord {
             wrapper: None,
             reproducible: false,
             cache: Vec::new(),
+            repro: crate::repro::ReproRecord::default(),
             config: None,
             steps: Vec::new(),
             artifacts: Vec::new(),
@@ -504,6 +508,49 @@ impl fmt::Display for Summary<'_> {
             );
             for c in &r.cache {
                 let _ = writeln!(s, "  {:<22} {}", c.step, c.report);
+            }
+        }
+        match &r.repro.settings {
+            Some(settings) => {
+                let _ = writeln!(
+                    s,
+                    "reproducible: KBUILD_BUILD_TIMESTAMP={:?} (SOURCE_DATE_EPOCH={}, {}), \
+                     KBUILD_BUILD_USER={} KBUILD_BUILD_HOST={}",
+                    settings.timestamp,
+                    settings.source_date_epoch,
+                    settings.timestamp_from,
+                    settings.user,
+                    settings.host
+                );
+                for fix in &settings.fixes {
+                    let _ = writeln!(s, "  fixed: {fix}");
+                }
+            }
+            None if !r.steps.is_empty() => {
+                let _ = writeln!(
+                    s,
+                    "reproducible: no (--no-reproducible): the build path, the clock and the \
+                     builder's name end up in the artifacts"
+                );
+            }
+            None => {}
+        }
+        for finding in &r.repro.config {
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                if finding.handled {
+                    "config"
+                } else {
+                    "NOT FIXED"
+                },
+                finding.symbol,
+                finding.note
+            );
+        }
+        if let Some(check) = &r.repro.check {
+            for line in check.to_string().lines() {
+                let _ = writeln!(s, "{line}");
             }
         }
         if let Some(text) = self.verification {

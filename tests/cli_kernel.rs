@@ -428,7 +428,7 @@ fn build_through_ccache_reports_hits_and_misses() {
             .arg(src.path())
             .arg("--build-dir")
             .arg(src.path().join(dir))
-            .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+            .args(["--cc-wrapper", "ccache", "all"]));
         assert!(out.status.success(), "{}", text(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(
@@ -463,7 +463,7 @@ fn build_through_ccache_reports_hits_and_misses() {
         .arg(src.path())
         .arg("--build-dir")
         .arg(src.path().join("o3"))
-        .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+        .args(["--cc-wrapper", "ccache", "all"]));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("compiler wrapper: ccache "), "{stdout}");
     assert!(

@@ -231,6 +231,7 @@ fn xen_make(run: &Run, dir: &Path, target: &str) -> Make {
         .log_file(run.logs().join(format!("xen-{target}.log")));
     run.supervise_make(&mut make, &format!("make {target}"));
     run.wrap_make(&mut make);
+    run.reproducible_make(&mut make);
     make
 }
 
