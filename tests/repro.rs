@@ -180,6 +180,37 @@ fn without_the_settings_the_build_path_is_the_cause() {
     let record = kforge::record::BuildRecord::read(a.join("build.json")).unwrap();
     assert!(record.repro.settings.is_none());
     assert!(!record.reproducible);
+
+    // `kforge record diff`: same inputs, different bytes.
+    let kforge = env!("CARGO_BIN_EXE_kforge");
+    let diff = std::process::Command::new(kforge)
+        .args(["record", "diff"])
+        .args([a.join("build.json"), b.join("build.json")])
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("artifacts: 3 of 3 differ"), "{text}");
+    assert!(text.contains("no recorded input differs"), "{text}");
+    assert!(text.contains("not reproducible"), "{text}");
+
+    // Against a reproducible run: the settings are the input that differs.
+    let r = fx.root.join("r");
+    flow::kvm::run(fx.args(&r, &[])).expect("the flow passes");
+    let reproducible = kforge::record::BuildRecord::read(r.join("build.json")).unwrap();
+    let d = kforge::record::diff(&record, &reproducible);
+    let inputs: Vec<_> = d.inputs().collect();
+    assert!(
+        matches!(
+            inputs.as_slice(),
+            [kforge::record::Difference::Reproducibility {
+                a: None,
+                b: Some(_)
+            }]
+        ),
+        "{d}"
+    );
+    assert!(d.to_string().contains("off (--no-reproducible)"), "{d}");
 }
 
 #[test]
