@@ -406,6 +406,9 @@ pub struct Comparison {
     pub bytes: [u64; 2],
     /// The first ELF section (in file order) whose contents differ, when both are ELF files.
     pub first_differing_section: Option<String>,
+    /// The compression both are wrapped in (`gzip`): sections and causes are of what it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<String>,
     /// Why they differ (empty when identical).
     pub causes: Vec<Cause>,
 }
@@ -435,9 +438,26 @@ pub fn compare_bytes(a: &[u8], b: &[u8], hints: &Hints) -> Comparison {
         sha256_b: sha(b),
         bytes: [a.len() as u64, b.len() as u64],
         first_differing_section: None,
+        compressed: None,
         causes: Vec::new(),
     };
     if identical {
+        return comparison;
+    }
+    // Look inside gzip (a compressed hypervisor or kernel image), as diffoscope does.
+    if let (Some(inner_a), Some(inner_b)) = (gunzip(a), gunzip(b)) {
+        let inner = compare_bytes(&inner_a, &inner_b, hints);
+        comparison.compressed = Some("gzip".into());
+        comparison.first_differing_section = inner.first_differing_section;
+        comparison.causes = if inner.identical {
+            vec![Cause::Unexplained {
+                offset: 0,
+                a: "the gzip headers differ (name or time), the contents are identical".into(),
+                b: String::new(),
+            }]
+        } else {
+            inner.causes
+        };
         return comparison;
     }
     let (unsigned_a, signed_a) = strip_module_signature(a);
@@ -477,10 +497,8 @@ pub fn compare_bytes(a: &[u8], b: &[u8], hints: &Hints) -> Comparison {
             occurrences_b: nb,
         });
     }
-    if let [Some(ua), Some(ub)] = &hints.users
-        && ua != ub
-    {
-        for user in [ua, ub] {
+    if hints.users[0] != hints.users[1] {
+        for user in hints.users.iter().flatten() {
             if user.len() >= 3
                 && occurrences(a, user.as_bytes()) + occurrences(b, user.as_bytes()) > 0
             {
@@ -519,6 +537,20 @@ pub fn compare_bytes(a: &[u8], b: &[u8], hints: &Hints) -> Comparison {
         comparison.causes.push(Cause::BuildId);
     }
     comparison
+}
+
+/// The contents of a gzip stream (at most 1 GiB), or `None` when `data` is not one.
+fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    if !data.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(data)
+        .take(1 << 30)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 /// The bytes without an appended module signature, and whether there was one. The layout is

@@ -252,3 +252,78 @@ fn repro_check_passes_with_the_settings_and_names_the_cause_without() {
     }
     assert_eq!(json["result"], "fail");
 }
+
+/// A Xen 4.17-like tree whose build stamps the builder's name into the hypervisor the way
+/// Xen's `compile.h` does (`XEN_WHOAMI`, by default `$USER`).
+fn xen_fixture(root: &Path) -> (Server, String, String) {
+    let xen = root.join("trees/xen");
+    trees::write_xen4_tree(&xen);
+    let makefile = xen.join("Makefile");
+    let text = std::fs::read_to_string(&makefile).unwrap();
+    let patched = text.replace(
+        "$(CC) -c -o xen/xen.o xen/xen.c",
+        "$(CC) -DWHOAMI=\"\\\"$${XEN_WHOAMI:-$$USER}\\\"\" -c -o xen/xen.o xen/xen.c",
+    );
+    assert_ne!(text, patched, "the miniature's compile line moved");
+    std::fs::write(&makefile, patched).unwrap();
+    std::fs::write(
+        xen.join("xen/xen.c"),
+        "const char xen_compile_by[] = WHOAMI;\nint xen_start(void) { return 4; }\n",
+    )
+    .unwrap();
+    set_mtimes(&xen, SOURCE_EPOCH);
+    let server = Server::start();
+    let tgz = tarball(&xen, "xen-4.17.0");
+    let sha = sha256_hex(&tgz);
+    let url = server.serve("xen-4.17.0.tar.gz", tgz);
+    (server, url, sha)
+}
+
+#[test]
+fn xen_repro_check_passes_with_the_settings_and_finds_the_user_without() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_server, url, sha) = xen_fixture(root);
+    let run = |out: &Path, extra: &[&str]| {
+        let out = out.to_str().unwrap().to_string();
+        let cache = root.join("cache").to_str().unwrap().to_string();
+        let mut args = vec![
+            "--xen",
+            &url,
+            "--xen-sha256",
+            &sha,
+            "--no-dom0",
+            "--repro-check",
+            "--out",
+            &out,
+            "--cache",
+            &cache,
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        flow::xen::run(flow::xen::Args::try_parse_from(argv("xen", &args)).unwrap())
+    };
+    let out = root.join("x");
+    let summary = run(&out, &[]).expect("reproducible by default");
+    assert!(
+        summary.contains("reproducibility check: IDENTICAL (1 of 1"),
+        "{summary}"
+    );
+    let json = build_json(&out);
+    assert_eq!(json["repro"]["check"]["identical"], true);
+
+    let plain = root.join("xp");
+    let err = run(&plain, &["--no-reproducible"]).expect_err("the user name differs");
+    assert!(err.to_string().contains("build user"), "{err}");
+    let json = build_json(&plain);
+    let c = &json["repro"]["check"]["artifacts"][0]["comparison"];
+    assert_eq!(c["identical"], false);
+    assert!(
+        c["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|cause| cause["kind"] == "build_user" && cause["user"] == "kforge-check"),
+        "{c:#}"
+    );
+}
