@@ -154,6 +154,15 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// ccache's `hash_dir = false`, set with the reproducible settings: with `-g` ccache hashes
+/// the working directory unless the command line maps it away. The kernel's objects have the
+/// prefix maps (so nothing changes for them), but the host libraries `modules_prepare` builds
+/// through `tools/`' own Makefiles (libsubcmd for objtool, built with `-ggdb3` and its own
+/// `CFLAGS`) take no user flags, and would miss in every new build directory. With it they hit;
+/// their debug info then names the build directory of the run that filled the cache (host
+/// tools only: nothing of it reaches the kernel or its modules).
+pub const CCACHE_NO_HASH_DIR: (&str, &str) = ("CCACHE_NOHASHDIR", "1");
+
 /// The counters tool of a wrapper kind.
 pub fn cache_tool(kind: WrapperKind) -> CacheTool {
     match kind {
@@ -442,7 +451,7 @@ impl Run {
                 make.jobs(jobs);
             }
             make.cache_stats(cache_tool(wrapper.kind));
-            if let Some((key, value)) = self.cache_base_dir() {
+            for (key, value) in self.cache_base_dir() {
                 make.env(key, value);
             }
         }
@@ -476,11 +485,16 @@ impl Run {
 
     /// With ccache in reproducible mode: `CCACHE_BASEDIR` set to the output directory, so the
     /// absolute source and build paths of a run (both under it) are hashed relative to the
-    /// working directory, and a run into another output directory of the same layout hits.
-    fn cache_base_dir(&self) -> Option<(&'static str, String)> {
-        let wrapper = self.record.wrapper.as_ref()?;
-        (wrapper.kind == WrapperKind::Ccache && self.record.reproducible)
-            .then(|| ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()))
+    /// working directory, and a run into another output directory of the same layout hits;
+    /// and `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`), see [`CCACHE_NO_HASH_DIR`].
+    fn cache_base_dir(&self) -> Vec<(&'static str, String)> {
+        match &self.record.wrapper {
+            Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => vec![
+                ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()),
+                (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// The same for a kernel tree: logs, interrupt, lines, `-j`, the wrapper, and reproducible
@@ -503,7 +517,7 @@ impl Run {
                 tree.jobs(jobs);
             }
             tree.cache_stats(cache_tool(wrapper.kind));
-            if let Some((key, value)) = self.cache_base_dir() {
+            for (key, value) in self.cache_base_dir() {
                 tree.env(key, value);
             }
         }
