@@ -327,3 +327,31 @@ fn xen_repro_check_passes_with_the_settings_and_finds_the_user_without() {
         "{c:#}"
     );
 }
+
+#[test]
+fn a_module_signing_key_is_taken_from_the_user_never_made() {
+    let fx = Fixture::new();
+    let missing = fx.root.join("no-such-key.pem");
+    let out = fx.root.join("k");
+    let err = flow::kvm::run(fx.args(&out, &["--module-sig-key", missing.to_str().unwrap()]))
+        .expect_err("a missing key is an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("no-such-key.pem") && text.contains("--module-sig-key"),
+        "{text}"
+    );
+    assert!(!missing.exists(), "no key was generated");
+
+    let key = fx.root.join("signing key.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    let out = fx.root.join("signed");
+    flow::kvm::run(fx.args(&out, &["--module-sig-key", key.to_str().unwrap()]))
+        .expect("the flow passes");
+    let config = std::fs::read_to_string(out.join("linux-build/.config")).unwrap();
+    assert!(
+        config
+            .lines()
+            .any(|l| l == format!("CONFIG_MODULE_SIG_KEY=\"{}\"", key.display())),
+        "{config}"
+    );
+}
