@@ -281,6 +281,9 @@ impl KernelPlan {
             };
             fragments.push(fragment);
         }
+        if let Some(key) = &run.options().module_sig_key {
+            fragments.push(self.module_sig_key_fragment(key)?);
+        }
         let merged = merge(&base, &fragments);
         for o in &merged.overrides {
             run.step_note(format!("{o}"));
@@ -324,7 +327,33 @@ impl KernelPlan {
         })
     }
 
-    /// Step: `make olddefconfig` (or the era's equivalent) in the build directory.
+    /// A fragment that signs modules with the user's key (`CONFIG_MODULE_SIG_KEY`, absolute),
+    /// written into the config directory. The key is read, never created.
+    fn module_sig_key_fragment(&self, key: &Path) -> Result<Fragment> {
+        let key = std::path::absolute(key).map_err(|e| Error::io("resolve", key, e))?;
+        std::fs::File::open(&key).map_err(|e| {
+            Error::io(
+                "read the module signing key (--module-sig-key: a PEM file with the private key \
+                 and the certificate, e.g. made once with `openssl req -new -nodes -utf8 -sha512 \
+                 -days 36500 -batch -x509 -outform PEM -keyout key.pem -out key.pem`)",
+                &key,
+                e,
+            )
+        })?;
+        let path = self.config_dir.join("module-sig-key.config");
+        let text = format!(
+            "# Sign modules with the given key, not a key generated per build directory.\n{}\n",
+            Config::new().format_assignment(
+                "MODULE_SIG_KEY",
+                &kforge_kconfig::Value::Str(key.to_string_lossy().into_owned())
+            )
+        );
+        crate::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
+        Ok(Fragment::read(&path)?)
+    }
+
+    /// Step: `make olddefconfig` (or the era's equivalent) in the build directory; then what
+    /// the resolved config needs for a reproducible build goes into the record.
     pub fn olddefconfig(&self, run: &mut Run) -> Result<()> {
         run.command_started("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
@@ -340,6 +369,17 @@ impl KernelPlan {
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
             resolved.kernel, resolved.strategy
         ));
+        if let Ok(text) = std::fs::read_to_string(self.build.join(".config")) {
+            let findings =
+                crate::repro::config_findings(&text, run.options().module_sig_key.as_deref());
+            for f in findings.iter().filter(|f| !f.handled) {
+                run.step_note(format!(
+                    "not reproducible as configured: {}: {}",
+                    f.symbol, f.note
+                ));
+            }
+            run.record.repro.config = findings;
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 //! | [`steps`] | the step runner: a plan of named steps, each timed, recorded and reported |
 //! | [`record`] | the typed, versioned record behind `build.json`, read back and compared |
 //! | [`reproduce`] | `reproduce.sh` from what actually ran |
+//! | [`repro`] | reproducible builds: fixed settings, config findings, why two artifacts differ |
 //! | [`observe`] | the [`Observer`](observe::Observer) a caller implements to show progress |
 //! | [`kernel`] | kernel steps: config base + fragments in `O=`, olddefconfig, verification, modules |
 //! | [`flows`] | the KVM and Xen HOWTOs as flows |
@@ -49,6 +50,7 @@ pub mod flows;
 pub mod kernel;
 pub mod observe;
 pub mod record;
+pub mod repro;
 pub mod reproduce;
 pub mod steps;
 

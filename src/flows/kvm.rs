@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kforge_kbuild::{Configure, Make};
-use kforge_kconfig::Mode as VerifyMode;
+use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode};
 use kforge_toolchain::{Discovery, Requirement, Selection};
 
 use super::{Common, Finished, Mode, files_under};
@@ -270,6 +270,25 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             vec![k.command(run_for_commands, &["modules"], &[("M", dir)])],
         ));
     }
+    if let Some(dir) = &s.modules
+        && run_for_commands.options().repro_check
+    {
+        steps.push(PlannedStep::new(
+            "repro-check",
+            "Rebuild the KVM modules in a second build directory (a longer path, later, another \
+             user name) and compare them by sha256",
+            vec![
+                format!(
+                    "cp {}/.config {}/.config",
+                    quote_path(&k.build),
+                    quote_path(repro_check_dir(k))
+                ),
+                format!(
+                    "# olddefconfig, modules_prepare and M={dir} modules there with USER=LOGNAME=kforge-check, then sha256sum both"
+                ),
+            ],
+        ));
+    }
     if let (Some(url), Some(dir)) = (&s.userland_url, &s.userland_dir) {
         steps.push(PlannedStep::new(
             "fetch-userland",
@@ -311,6 +330,73 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
         ));
     }
     steps
+}
+
+/// The second build directory of the reproducibility check: beside the first, a longer path.
+fn repro_check_dir(k: &KernelPlan) -> PathBuf {
+    let mut name = k
+        .build
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push("-repro-check");
+    k.build.with_file_name(name)
+}
+
+/// Rebuild the modules in [`repro_check_dir`] from the same `.config` and compare them.
+fn repro_check(s: &Settings, run: &mut Run, dir: &str) -> Result<()> {
+    let first = &s.kernel.build;
+    let second = repro_check_dir(&s.kernel);
+    let names: Vec<PathBuf> = s
+        .kernel
+        .built_modules(dir)
+        .iter()
+        .filter_map(|ko| ko.strip_prefix(first).ok().map(PathBuf::from))
+        .collect();
+    let config = Config::read(first.join(".config"))?;
+    let check_plan = KernelPlan {
+        build: second.clone(),
+        ..s.kernel.clone()
+    };
+    let src = s.kernel.src.clone();
+    let check = run.repro_check(first, &second, &names, &[src], |run, env| {
+        BuildDir::new(&second).install_config(&config)?;
+        let mut tree = check_plan.tree(run);
+        tree.log_dir(run.logs().join("repro-check"));
+        for (k, v) in env {
+            tree.env(k, v);
+        }
+        run.command_started("olddefconfig (check)");
+        tree.olddefconfig()?;
+        run.command_started("modules_prepare (check)");
+        tree.prepare_for_external_modules()?;
+        run.command_started(&format!("M={dir} modules (check)"));
+        let outcome = tree.external_module(std::path::Path::new(dir))?;
+        run.set_commands(vec![
+            format!(
+                "cp {} {}",
+                quote_path(first.join(".config")),
+                quote_path(second.join(".config"))
+            ),
+            crate::reproduce::outcome_line(&outcome),
+        ]);
+        Ok(())
+    })?;
+    if check.identical {
+        return Ok(());
+    }
+    let causes: Vec<String> = check
+        .artifacts
+        .iter()
+        .flat_map(|a| a.comparison.causes.iter().map(|c| c.to_string()))
+        .collect();
+    Err(Error::refused(format!(
+        "the modules built in {} and {} differ ({}); build.json's repro.check has the hashes \
+         and causes",
+        first.display(),
+        second.display(),
+        causes.first().map_or("no cause found", String::as_str)
+    )))
 }
 
 fn userland_make(dir: &std::path::Path, targets: &[String]) -> Make {
@@ -459,6 +545,13 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             }
             Ok(())
         })?;
+    }
+
+    // Same inputs, same bytes? The final kernel step again, elsewhere, compared.
+    if let Some(dir) = &s.modules
+        && run.options().repro_check
+    {
+        run.step("repro-check", |run| repro_check(s, run, dir))?;
     }
 
     // 6. ./configure --qemu-cc=gcc-3.4 --kerneldir=… --prefix=…; make all install
