@@ -27,6 +27,8 @@ pub enum BaseConfig {
     Running,
     /// `make defconfig` in the build directory.
     Defconfig,
+    /// `make tinyconfig` in the build directory (the smallest kernel; fragments add the rest).
+    Tinyconfig,
     /// A `.config` file.
     File(PathBuf),
 }
@@ -37,6 +39,7 @@ impl BaseConfig {
         match arg {
             "running" => BaseConfig::Running,
             "defconfig" => BaseConfig::Defconfig,
+            "tinyconfig" => BaseConfig::Tinyconfig,
             path => BaseConfig::File(PathBuf::from(path)),
         }
     }
@@ -81,6 +84,14 @@ impl KernelPlan {
         tree.build_dir(&self.build).arch(&self.arch);
         run.supervise_tree(&mut tree);
         tree
+    }
+
+    /// The make target that writes the base config (`defconfig`, `tinyconfig`).
+    fn base_target(&self) -> &'static str {
+        match self.base {
+            BaseConfig::Tinyconfig => "tinyconfig",
+            _ => "defconfig",
+        }
     }
 
     /// The shell command of a make step over this tree.
@@ -189,8 +200,9 @@ impl KernelPlan {
             BaseConfig::Running => commands.push(format!(
                 "{{ zcat /proc/config.gz || cat /boot/config-$(uname -r); }} > {dir}/base.config"
             )),
-            BaseConfig::Defconfig => {
-                commands.push(self.command(run, &["defconfig"], &[]));
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => {
+                let target = self.base_target();
+                commands.push(self.command(run, &[target], &[]));
                 commands.push(format!("cp {build}/.config {dir}/base.config"));
             }
             BaseConfig::File(path) => {
@@ -253,14 +265,15 @@ impl KernelPlan {
                     .with_context(|| format!("reading --config {}", path.display()))?,
                 path.display().to_string(),
             ),
-            BaseConfig::Defconfig => {
-                run.command_started("defconfig");
-                let outcome = self.tree(run).config_target("defconfig")?;
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => {
+                let target = self.base_target();
+                run.command_started(target);
+                let outcome = self.tree(run).config_target(target)?;
                 run.set_log(outcome.log_file.clone());
                 let config = BuildDir::new(&self.build).read_config()?;
                 (
                     config,
-                    format!("make defconfig ({} {})", self.arch, tree.version()),
+                    format!("make {target} ({} {})", self.arch, tree.version()),
                 )
             }
         };

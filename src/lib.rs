@@ -16,6 +16,7 @@
 //! | [`observe`] | the [`Observer`](observe::Observer) a caller implements to show progress |
 //! | [`kernel`] | kernel steps: config base + fragments in `O=`, olddefconfig, verification, modules |
 //! | [`flows`] | the KVM and Xen HOWTOs as flows |
+//! | [`boot`] | boot what was built under QEMU (initramfs, serial console, the guest's result); the KVM proof |
 //!
 //! The four crates meet only in plain types (`Path`, `(String, String)` make variables,
 //! argument vectors); only this crate depends on them all.
@@ -45,6 +46,7 @@ pub use kforge_kbuild as kbuild;
 pub use kforge_kconfig as kconfig;
 pub use kforge_toolchain as toolchain;
 
+pub mod boot;
 mod error;
 pub mod flows;
 pub mod kernel;

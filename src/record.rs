@@ -278,6 +278,9 @@ pub struct BuildRecord {
     pub artifacts: Vec<Artifact>,
     /// What the user should know.
     pub notes: Vec<String>,
+    /// What booting the build proved (flows run with `--boot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<crate::boot::BootRecord>,
 }
 
 /// Why a `build.json` could not be read.
@@ -354,6 +357,7 @@ impl BuildRecord {
             steps: Vec::new(),
             artifacts: Vec::new(),
             notes: Vec::new(),
+            boot: None,
         }
     }
 
@@ -587,6 +591,9 @@ impl fmt::Display for Summary<'_> {
                 let _ = writeln!(s, "  {}", a.path.display());
                 let _ = writeln!(s, "      {} bytes, sha256 {}", a.bytes, a.sha256);
             }
+        }
+        if let Some(boot) = &r.boot {
+            let _ = writeln!(s, "boot: {}", boot.headline());
         }
         if !r.notes.is_empty() {
             let _ = writeln!(s, "notes:");

@@ -126,6 +126,9 @@ pub struct Args {
     /// Userland make targets (default: all install).
     #[arg(long, value_name = "TARGET")]
     pub userland_target: Vec<String>,
+    /// Boot options (`--boot`: prove the build by booting it).
+    #[command(flatten)]
+    pub boot: crate::boot::kvm::BootArgs,
     /// Common options.
     #[command(flatten)]
     pub common: Common,
@@ -142,6 +145,7 @@ struct Settings {
     userland_dir: Option<PathBuf>,
     kerneldir_flag: String,
     out: PathBuf,
+    boot: Option<crate::boot::kvm::KvmBoot>,
 }
 
 fn settings(args: &Args) -> Result<Settings> {
@@ -201,7 +205,18 @@ fn settings(args: &Args) -> Result<Settings> {
         fix_tree: args.fix_tree,
         config_dir: out.join("config"),
     };
+    if args.boot.boot && howto {
+        return Err(Error::refused(
+            "--boot needs --mode modern: the HOWTO's Linux 2.6.23 does not build with today's \
+             compilers, so there is no kernel to boot",
+        ));
+    }
+    let boot = args
+        .boot
+        .boot
+        .then(|| crate::boot::kvm::KvmBoot::new(&kernel, &args.boot, &out));
     Ok(Settings {
+        boot,
         kernel_url,
         userland_url,
         modules,
@@ -328,6 +343,9 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
                 userland_make_planned(run_for_commands, dir, &s.userland_targets).command_line(),
             )],
         ));
+    }
+    if let Some(boot) = &s.boot {
+        steps.extend(boot.planned_steps(run_for_commands));
     }
     steps
 }
@@ -606,6 +624,12 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             }
             Ok(())
         })?;
+    }
+
+    // 7. And this should work :-) — boot a kernel built from the same source and fragments,
+    // load its KVM modules and run a guest through its /dev/kvm.
+    if let Some(boot) = &s.boot {
+        boot.run(run)?;
     }
     Ok(())
 }

@@ -741,8 +741,8 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 let desc = running.path.display().to_string();
                 (running.config, desc)
             }
-            BaseConfig::Defconfig => bail!(
-                "--config defconfig is for the modern mode; the HOWTO copies a .config file \
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => bail!(
+                "--config defconfig and tinyconfig are for the modern mode; the HOWTO copies a .config file \
                  (e.g. --config /boot/config-2.6.18-my)"
             ),
         };
