@@ -42,8 +42,8 @@ const MAX_BLOCK_LINES: usize = 40;
 const MAX_FOREIGN_LINES: usize = 200;
 /// Causes kept per stream (the earliest ones).
 const MAX_CAUSES: usize = 4;
-/// Recent lines kept per stream for the context before a compiler error.
-const RECENT_LINES: usize = 3;
+/// Recent lines looked at for the context before a compiler error.
+const RECENT_LINES: usize = 6;
 
 /// The scripting language of a [`CauseKind::Traceback`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -324,6 +324,13 @@ impl Detector {
         {
             self.failed_targets.push((seq, target));
         }
+        // `make: [Makefile:3: x] Error 1 (ignored)`: the failure just before did not stop the
+        // build (`-cmd`, `-i`), so it is not the cause.
+        if line.ends_with(" (ignored)") && line.starts_with("make") && line.contains(": [") {
+            self.close();
+            self.found.pop();
+            return;
+        }
         let mut consumed = false;
         if self.open.is_some() {
             consumed = self.continue_open(line);
@@ -448,18 +455,25 @@ impl Detector {
             | CauseKind::Link { .. } => {
                 // The lines just before that belong to it: `In function`, `In file included
                 // from`, and for a linker error its `ld: a.o: in function` line.
+                // Another target's lines may sit in between under -j: skip them, and take
+                // only this file's `In function` line.
+                let file = cause.location.as_ref().map(|l| l.file.as_str());
                 let mut before: Vec<String> = Vec::new();
                 for recent in recent.iter().rev().take(RECENT_LINES) {
-                    let belongs = recent.contains(": In function")
-                        || recent.contains(": In member function")
+                    let in_function =
+                        recent.contains(": In function") || recent.contains(": In member function");
+                    let belongs = (in_function
+                        && file.is_none_or(|f| recent.starts_with(&format!("{f}: "))))
                         || recent.starts_with("In file included from")
                         || recent.starts_with("                 from ")
                         || (matches!(cause.kind, CauseKind::Link { .. })
                             && recent.contains(": in function "));
-                    if !belongs {
+                    if belongs {
+                        before.insert(0, recent.clone());
+                    }
+                    if in_function {
                         break;
                     }
-                    before.insert(0, recent.clone());
                 }
                 before.append(&mut cause.excerpt);
                 cause.excerpt = before;
@@ -770,7 +784,10 @@ fn single_line_cause(line: &str) -> Option<Cause> {
                 Some("make"),
             ));
         }
-        if !message.starts_with('[') && !message.starts_with("Waiting for unfinished") {
+        if !message.starts_with('[')
+            && !message.starts_with("Waiting for unfinished")
+            && !message.starts_with("Deleting ")
+        {
             // `Makefile:3: *** missing separator.  Stop.` or a Makefile's own $(error …).
             let location = leading_location(line).map(|(l, _)| l);
             return Some(cause(CauseKind::Makefile, line, location, Some("make")));
@@ -1283,6 +1300,21 @@ mod tests {
         assert_eq!(back, c);
         let c = first(&["drivers/Kconfig:3: can't open file \"drivers/foo/Kconfig\""]);
         assert_eq!(c.kind, CauseKind::Kconfig);
+    }
+
+    #[test]
+    fn ignored_failures_and_make_chatter_are_not_causes() {
+        let c = first(&[
+            "rm: cannot remove 'x': No such file or directory",
+            "/bin/sh: 1: optional-tool: not found",
+            "make: [Makefile:3: clean-extra] Error 127 (ignored)",
+            "a.c:1:1: error: expected ';'",
+            "make[1]: *** Deleting file 'a.o'",
+            "make[1]: *** [Makefile:5: a.o] Error 1",
+        ]);
+        assert_eq!(c.kind, CauseKind::Compile);
+        assert_eq!(c.target.as_deref(), Some("a.o"));
+        assert!(find_cause(["make[1]: *** Deleting file 'a.o'"]).is_none());
     }
 
     #[test]

@@ -314,3 +314,17 @@ fn configure_script_that_fails() {
         "{failure}"
     );
 }
+
+#[test]
+fn an_ignored_failure_is_not_the_cause() {
+    let (_tmp, failure) = make_failure("ignored-then-error");
+    let log = std::fs::read_to_string(failure.log_file.as_ref().unwrap()).unwrap();
+    assert!(log.contains("(ignored)"), "{log}");
+    let c = cause(&failure);
+    assert_eq!(c.kind, CauseKind::Compile, "{failure}");
+    assert!(
+        c.excerpt[0].starts_with("a.c: In function 'a'") || c.excerpt[0].starts_with("a.c:1:"),
+        "{failure}"
+    );
+    assert_eq!(c.target.as_deref(), Some("a.o"));
+}
