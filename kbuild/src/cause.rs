@@ -620,25 +620,30 @@ fn is_ninja_progress(line: &str) -> bool {
         })
 }
 
-/// `ValueError: message`, `KeyboardInterrupt`, `subprocess.CalledProcessError: …`.
+/// `ValueError: message`, `KeyboardInterrupt`, `subprocess.CalledProcessError: …`: a class
+/// name (its last dotted part capitalised, or an `…error` such as `socket.error`), then `: ` or
+/// the end of the line. `noise: still working` is not one.
 fn is_exception_line(line: &str) -> bool {
-    let name = line.split(':').next().unwrap_or(line);
-    !name.is_empty()
-        && !name.contains(' ')
+    let (name, rest) = match line.split_once(':') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (line, None),
+    };
+    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with(' ')) {
+        return false;
+    }
+    let valid = !name.is_empty()
         && name
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        && (name.ends_with("Error")
-            || name.ends_with("Exception")
-            || name.ends_with("Interrupt")
-            || name.ends_with("Exit")
-            || name.ends_with("Warning")
-            || name.ends_with("Iteration")
-            || line.contains(": "))
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let class = name.rsplit('.').next().unwrap_or(name);
+    valid
+        && (class.starts_with(|c: char| c.is_ascii_uppercase())
+            || class.ends_with("error")
+            || class.ends_with("Error"))
 }
 
 /// `  File "gen.py", line 7, in <module>` -> (`gen.py`, 7).
@@ -1315,6 +1320,27 @@ mod tests {
         assert_eq!(c.kind, CauseKind::Compile);
         assert_eq!(c.target.as_deref(), Some("a.o"));
         assert!(find_cause(["make[1]: *** Deleting file 'a.o'"]).is_none());
+    }
+
+    #[test]
+    fn exception_lines() {
+        for yes in [
+            "ValueError: bad",
+            "KeyboardInterrupt",
+            "subprocess.CalledProcessError: Command 'x' returned non-zero exit status 1.",
+            "socket.error: [Errno 111] Connection refused",
+            "SystemExit: 2",
+        ] {
+            assert!(is_exception_line(yes), "{yes}");
+        }
+        for no in [
+            "noise: still working (39)",
+            "make: *** [x] Error 1",
+            "gen.py: pass 2",
+            "http://x",
+        ] {
+            assert!(!is_exception_line(no), "{no}");
+        }
     }
 
     #[test]
