@@ -359,7 +359,13 @@ impl Detector {
         };
         match open {
             Open::Python { lines, .. } => {
-                if line.starts_with(' ') || line.starts_with('\t') || line.is_empty() {
+                // A frame (`  File "x", line N, in f`), its code and carets (4 spaces), or a
+                // blank line; kbuild's `  CC      x.o` and other two-space lines are not.
+                if line.starts_with("  File \"")
+                    || line.starts_with("    ")
+                    || line.starts_with('\t')
+                    || line.is_empty()
+                {
                     push_bounded(lines, line);
                     self.foreign = 0;
                     true
@@ -561,6 +567,7 @@ fn worth_a_look(line: &str, kind: LineKind) -> bool {
         return true;
     }
     if line.starts_with("Traceback")
+        || line.starts_with("Console input/output is redirected")
         || line.starts_with("  File \"")
         || line.starts_with("FAILED: ")
         || line.ends_with("not found")
@@ -772,6 +779,10 @@ fn cause(kind: CauseKind, line: &str, location: Option<Location>, tool: Option<&
 
 /// A cause stated by one line (it may be followed by context lines).
 fn single_line_cause(line: &str) -> Option<Cause> {
+    // Kconfig's conf asked a question with stdin closed (2.6-era `oldconfig`).
+    if line.starts_with("Console input/output is redirected") {
+        return Some(cause(CauseKind::Kconfig, line, None, Some("kconfig")));
+    }
     // Fast path: every form below contains a colon, except Perl's `… at x.pl line N.`.
     if !line.contains(':') {
         return perl_error(line);
@@ -1089,6 +1100,18 @@ fn hint(cause: &Cause) -> Option<String> {
         {
             Some("the 32-bit C library or libgcc is missing: apt-get install gcc-multilib".into())
         }
+        CauseKind::Kconfig
+            if cause
+                .message
+                .starts_with("Console input/output is redirected") =>
+        {
+            Some(
+                "Kconfig asked a question with stdin closed: answer every prompt with its \
+                 default (`yes \"\" | make oldconfig`, Make::answer_prompts_with_defaults) or use \
+                 olddefconfig where the kernel has it (3.7+; oldnoconfig 2.6.36-3.6)"
+                    .into(),
+            )
+        }
         CauseKind::Makefile if cause.message.contains("mixed implicit and normal rules") => Some(
             "this Makefile predates GNU make 3.82, which rejects mixed implicit and normal \
              rules: run it with make 3.81 (Make::program) or apply the tree's later Makefile fix"
@@ -1320,6 +1343,48 @@ mod tests {
         assert_eq!(c.kind, CauseKind::Compile);
         assert_eq!(c.target.as_deref(), Some("a.o"));
         assert!(find_cause(["make[1]: *** Deleting file 'a.o'"]).is_none());
+    }
+
+    #[test]
+    fn a_traceback_skips_interleaved_lines() {
+        let c = first(&[
+            "Traceback (most recent call last):",
+            "  CC      drivers/noise.o",
+            "  File \"gen.py\", line 3, in <module>",
+            "noise.c:1:1: warning: unused thing",
+            "    main()",
+            "  LD      vmlinux.o",
+            "  File \"gen.py\", line 2, in main",
+            "    raise ValueError('x')",
+            "ValueError: x",
+        ]);
+        assert_eq!(
+            c.excerpt,
+            [
+                "Traceback (most recent call last):",
+                "  File \"gen.py\", line 3, in <module>",
+                "    main()",
+                "  File \"gen.py\", line 2, in main",
+                "    raise ValueError('x')",
+                "ValueError: x",
+            ]
+        );
+        assert_eq!(c.location.unwrap().line, 2);
+    }
+
+    #[test]
+    fn a_prompt_with_stdin_closed() {
+        let c = first(&[
+            "*",
+            "Restart config...",
+            "aborted!",
+            "",
+            "Console input/output is redirected. Run 'make oldconfig' to update configuration.",
+            "make[2]: *** [scripts/kconfig/Makefile:36: silentoldconfig] Error 1",
+        ]);
+        assert_eq!(c.kind, CauseKind::Kconfig);
+        assert_eq!(c.target.as_deref(), Some("silentoldconfig"));
+        assert!(c.hint.unwrap().contains("yes \"\" | make oldconfig"));
     }
 
     #[test]
