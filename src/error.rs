@@ -128,6 +128,8 @@ library_errors!(
     kforge_toolchain::discover::Error,
     kforge_toolchain::select::Error,
     kforge_toolchain::wrapper::Error,
+    crate::boot::Error,
+    crate::boot::initramfs::Error,
 );
 
 /// Whether `err` (or a cause of it) is a library error that says the interrupt flag stopped it.
@@ -146,7 +148,9 @@ fn library_interrupted(err: &(dyn std::error::Error + 'static)) -> bool {
             || e.downcast_ref::<kforge_kbuild::kernel::Error>()
                 .is_some_and(kforge_kbuild::kernel::Error::is_interrupted)
             || e.downcast_ref::<kforge_toolchain::discover::Error>()
-                .is_some_and(kforge_toolchain::discover::Error::is_interrupted);
+                .is_some_and(kforge_toolchain::discover::Error::is_interrupted)
+            || e.downcast_ref::<crate::boot::Error>()
+                .is_some_and(crate::boot::Error::is_interrupted);
         if interrupted {
             return true;
         }

@@ -27,6 +27,8 @@ pub enum BaseConfig {
     Running,
     /// `make defconfig` in the build directory.
     Defconfig,
+    /// `make tinyconfig` in the build directory (the smallest kernel; fragments add the rest).
+    Tinyconfig,
     /// A `.config` file.
     File(PathBuf),
 }
@@ -37,6 +39,7 @@ impl BaseConfig {
         match arg {
             "running" => BaseConfig::Running,
             "defconfig" => BaseConfig::Defconfig,
+            "tinyconfig" => BaseConfig::Tinyconfig,
             path => BaseConfig::File(PathBuf::from(path)),
         }
     }
@@ -81,6 +84,14 @@ impl KernelPlan {
         tree.build_dir(&self.build).arch(&self.arch);
         run.supervise_tree(&mut tree);
         tree
+    }
+
+    /// The make target that writes the base config (`defconfig`, `tinyconfig`).
+    fn base_target(&self) -> &'static str {
+        match self.base {
+            BaseConfig::Tinyconfig => "tinyconfig",
+            _ => "defconfig",
+        }
     }
 
     /// The shell command of a make step over this tree.
@@ -189,8 +200,9 @@ impl KernelPlan {
             BaseConfig::Running => commands.push(format!(
                 "{{ zcat /proc/config.gz || cat /boot/config-$(uname -r); }} > {dir}/base.config"
             )),
-            BaseConfig::Defconfig => {
-                commands.push(self.command(run, &["defconfig"], &[]));
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => {
+                let target = self.base_target();
+                commands.push(self.command(run, &[target], &[]));
                 commands.push(format!("cp {build}/.config {dir}/base.config"));
             }
             BaseConfig::File(path) => {
@@ -253,14 +265,15 @@ impl KernelPlan {
                     .with_context(|| format!("reading --config {}", path.display()))?,
                 path.display().to_string(),
             ),
-            BaseConfig::Defconfig => {
-                run.command_started("defconfig");
-                let outcome = self.tree(run).config_target("defconfig")?;
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => {
+                let target = self.base_target();
+                run.command_started(target);
+                let outcome = self.tree(run).config_target(target)?;
                 run.set_log(outcome.log_file.clone());
                 let config = BuildDir::new(&self.build).read_config()?;
                 (
                     config,
-                    format!("make defconfig ({} {})", self.arch, tree.version()),
+                    format!("make {target} ({} {})", self.arch, tree.version()),
                 )
             }
         };
@@ -280,6 +293,9 @@ impl KernelPlan {
                 }
             };
             fragments.push(fragment);
+        }
+        if let Some(key) = &run.options().module_sig_key {
+            fragments.push(self.module_sig_key_fragment(key)?);
         }
         let merged = merge(&base, &fragments);
         for o in &merged.overrides {
@@ -324,7 +340,33 @@ impl KernelPlan {
         })
     }
 
-    /// Step: `make olddefconfig` (or the era's equivalent) in the build directory.
+    /// A fragment that signs modules with the user's key (`CONFIG_MODULE_SIG_KEY`, absolute),
+    /// written into the config directory. The key is read, never created.
+    fn module_sig_key_fragment(&self, key: &Path) -> Result<Fragment> {
+        let key = std::path::absolute(key).map_err(|e| Error::io("resolve", key, e))?;
+        std::fs::File::open(&key).map_err(|e| {
+            Error::io(
+                "read the module signing key (--module-sig-key: a PEM file with the private key \
+                 and the certificate, e.g. made once with `openssl req -new -nodes -utf8 -sha512 \
+                 -days 36500 -batch -x509 -outform PEM -keyout key.pem -out key.pem`)",
+                &key,
+                e,
+            )
+        })?;
+        let path = self.config_dir.join("module-sig-key.config");
+        let text = format!(
+            "# Sign modules with the given key, not a key generated per build directory.\n{}\n",
+            Config::new().format_assignment(
+                "MODULE_SIG_KEY",
+                &kforge_kconfig::Value::Str(key.to_string_lossy().into_owned())
+            )
+        );
+        crate::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
+        Ok(Fragment::read(&path)?)
+    }
+
+    /// Step: `make olddefconfig` (or the era's equivalent) in the build directory; then what
+    /// the resolved config needs for a reproducible build goes into the record.
     pub fn olddefconfig(&self, run: &mut Run) -> Result<()> {
         run.command_started("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
@@ -340,6 +382,17 @@ impl KernelPlan {
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
             resolved.kernel, resolved.strategy
         ));
+        if let Ok(text) = std::fs::read_to_string(self.build.join(".config")) {
+            let findings =
+                crate::repro::config_findings(&text, run.options().module_sig_key.as_deref());
+            for f in findings.iter().filter(|f| !f.handled) {
+                run.step_note(format!(
+                    "not reproducible as configured: {}: {}",
+                    f.symbol, f.note
+                ));
+            }
+            run.record.repro.config = findings;
+        }
         Ok(())
     }
 

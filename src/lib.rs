@@ -12,9 +12,11 @@
 //! | [`steps`] | the step runner: a plan of named steps, each timed, recorded and reported |
 //! | [`record`] | the typed, versioned record behind `build.json`, read back and compared |
 //! | [`reproduce`] | `reproduce.sh` from what actually ran |
+//! | [`repro`] | reproducible builds: fixed settings, config findings, why two artifacts differ |
 //! | [`observe`] | the [`Observer`](observe::Observer) a caller implements to show progress |
 //! | [`kernel`] | kernel steps: config base + fragments in `O=`, olddefconfig, verification, modules |
 //! | [`flows`] | the KVM and Xen HOWTOs as flows |
+//! | [`boot`] | boot what was built under QEMU (initramfs, serial console, the guest's result); the KVM proof |
 //!
 //! The four crates meet only in plain types (`Path`, `(String, String)` make variables,
 //! argument vectors); only this crate depends on them all.
@@ -44,13 +46,20 @@ pub use kforge_kbuild as kbuild;
 pub use kforge_kconfig as kconfig;
 pub use kforge_toolchain as toolchain;
 
+pub mod boot;
 mod error;
 pub mod flows;
 pub mod kernel;
 pub mod observe;
 pub mod record;
+pub mod repro;
 pub mod reproduce;
 pub mod steps;
 
 pub use error::{Context, Error};
 pub use kforge_kconfig::write_atomic;
+
+/// The README's Rust snippets, compiled as doc-tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;

@@ -267,6 +267,9 @@ pub struct BuildRecord {
     pub reproducible: bool,
     /// The wrapper's counters, per make step.
     pub cache: Vec<CacheRecord>,
+    /// Reproducible builds: the fixed settings, what the config needs, the check's result.
+    #[serde(default)]
+    pub repro: crate::repro::ReproRecord,
     /// The kernel configuration.
     pub config: Option<ConfigRecord>,
     /// Steps in order.
@@ -275,6 +278,9 @@ pub struct BuildRecord {
     pub artifacts: Vec<Artifact>,
     /// What the user should know.
     pub notes: Vec<String>,
+    /// What booting the build proved (flows run with `--boot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<crate::boot::BootRecord>,
 }
 
 /// Why a `build.json` could not be read.
@@ -346,10 +352,12 @@ impl BuildRecord {
             wrapper: None,
             reproducible: false,
             cache: Vec::new(),
+            repro: crate::repro::ReproRecord::default(),
             config: None,
             steps: Vec::new(),
             artifacts: Vec::new(),
             notes: Vec::new(),
+            boot: None,
         }
     }
 
@@ -510,6 +518,49 @@ impl fmt::Display for Summary<'_> {
                 let _ = writeln!(s, "  {:<22} {}", c.step, c.report);
             }
         }
+        match &r.repro.settings {
+            Some(settings) => {
+                let _ = writeln!(
+                    s,
+                    "reproducible: KBUILD_BUILD_TIMESTAMP={:?} (SOURCE_DATE_EPOCH={}, {}), \
+                     KBUILD_BUILD_USER={} KBUILD_BUILD_HOST={}",
+                    settings.timestamp,
+                    settings.source_date_epoch,
+                    settings.timestamp_from,
+                    settings.user,
+                    settings.host
+                );
+                for fix in &settings.fixes {
+                    let _ = writeln!(s, "  fixed: {fix}");
+                }
+            }
+            None if !r.steps.is_empty() => {
+                let _ = writeln!(
+                    s,
+                    "reproducible: no (--no-reproducible): the build path, the clock and the \
+                     builder's name end up in the artifacts"
+                );
+            }
+            None => {}
+        }
+        for finding in &r.repro.config {
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                if finding.handled {
+                    "config"
+                } else {
+                    "NOT FIXED"
+                },
+                finding.symbol,
+                finding.note
+            );
+        }
+        if let Some(check) = &r.repro.check {
+            for line in check.to_string().lines() {
+                let _ = writeln!(s, "{line}");
+            }
+        }
         if let Some(text) = self.verification {
             let _ = writeln!(s, "config verification:");
             for line in text.lines() {
@@ -540,6 +591,9 @@ impl fmt::Display for Summary<'_> {
                 let _ = writeln!(s, "  {}", a.path.display());
                 let _ = writeln!(s, "      {} bytes, sha256 {}", a.bytes, a.sha256);
             }
+        }
+        if let Some(boot) = &r.boot {
+            let _ = writeln!(s, "boot: {}", boot.headline());
         }
         if !r.notes.is_empty() {
             let _ = writeln!(s, "notes:");
@@ -596,6 +650,14 @@ pub enum Difference {
         /// The second run's.
         b: Option<String>,
     },
+    /// The reproducible settings differ (`KBUILD_BUILD_*`, `SOURCE_DATE_EPOCH`), or one run
+    /// opted out of them.
+    Reproducibility {
+        /// The first run's settings (`None`: not reproducible).
+        a: Option<String>,
+        /// The second run's.
+        b: Option<String>,
+    },
     /// An artifact (by path relative to the output directory) differs or is in one run only.
     Artifact {
         /// Its path relative to the output directory.
@@ -614,11 +676,15 @@ pub enum Difference {
     },
 }
 
-/// What differs between two runs: sources, compiler, wrapper, config hash, artifacts, result.
+/// What differs between two runs: sources, compiler, wrapper, config hash, reproducible
+/// settings, artifacts, result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordDiff {
     /// The differences, in the order above.
     pub differences: Vec<Difference>,
+    /// How many artifacts the two runs have between them (by relative path).
+    #[serde(default)]
+    pub artifacts: usize,
 }
 
 impl RecordDiff {
@@ -626,6 +692,38 @@ impl RecordDiff {
     pub fn is_empty(&self) -> bool {
         self.differences.is_empty()
     }
+
+    /// Whether both runs produced the same artifacts with the same bytes (by sha256).
+    pub fn artifacts_identical(&self) -> bool {
+        self.artifacts > 0
+            && !self
+                .differences
+                .iter()
+                .any(|d| matches!(d, Difference::Artifact { .. }))
+    }
+
+    /// The differences in what went into the builds (everything but artifacts and result).
+    pub fn inputs(&self) -> impl Iterator<Item = &Difference> {
+        self.differences
+            .iter()
+            .filter(|d| !matches!(d, Difference::Artifact { .. } | Difference::Result { .. }))
+    }
+}
+
+/// A run's reproducible settings on one line (`None` when it opted out); the date only with
+/// `date` (it follows from the sources, so it is left out when they differ anyway).
+fn repro_key(r: &BuildRecord, date: bool) -> Option<String> {
+    r.repro.settings.as_ref().map(|s| {
+        let user_host = format!("KBUILD_BUILD_USER={} KBUILD_BUILD_HOST={}", s.user, s.host);
+        if date {
+            format!(
+                "KBUILD_BUILD_TIMESTAMP={:?} SOURCE_DATE_EPOCH={} {user_host}",
+                s.timestamp, s.source_date_epoch
+            )
+        } else {
+            user_host
+        }
+    })
 }
 
 fn source_key(s: &SourceRecord) -> String {
@@ -677,6 +775,13 @@ pub fn diff(a: &BuildRecord, b: &BuildRecord) -> RecordDiff {
     if ha != hb {
         differences.push(Difference::Config { a: ha, b: hb });
     }
+    let same_sources = !differences
+        .iter()
+        .any(|d| matches!(d, Difference::Source { .. }));
+    let (ra, rb) = (repro_key(a, same_sources), repro_key(b, same_sources));
+    if ra != rb {
+        differences.push(Difference::Reproducibility { a: ra, b: rb });
+    }
     let relative = |r: &BuildRecord, p: &Path| -> PathBuf {
         p.strip_prefix(&r.out).unwrap_or(p).to_path_buf()
     };
@@ -687,6 +792,7 @@ pub fn diff(a: &BuildRecord, b: &BuildRecord) -> RecordDiff {
             paths.push(p);
         }
     }
+    let artifacts = paths.len();
     for path in paths {
         let ha = a
             .artifacts
@@ -708,7 +814,10 @@ pub fn diff(a: &BuildRecord, b: &BuildRecord) -> RecordDiff {
             b: b.result,
         });
     }
-    RecordDiff { differences }
+    RecordDiff {
+        differences,
+        artifacts,
+    }
 }
 
 impl fmt::Display for RecordDiff {
@@ -716,8 +825,38 @@ impl fmt::Display for RecordDiff {
         if self.differences.is_empty() {
             return writeln!(
                 f,
-                "same sources, compiler, wrapper, config and artifacts, same result"
+                "artifacts: identical ({} by sha256)\nsame sources, compiler, wrapper, config and \
+                 reproducible settings, same result",
+                self.artifacts
             );
+        }
+        let differing = self
+            .differences
+            .iter()
+            .filter(|d| matches!(d, Difference::Artifact { .. }))
+            .count();
+        if self.artifacts_identical() {
+            writeln!(f, "artifacts: identical ({} by sha256)", self.artifacts)?;
+        } else if self.artifacts == 0 {
+            writeln!(f, "artifacts: none recorded")?;
+        } else {
+            writeln!(
+                f,
+                "artifacts: {differing} of {} differ (by sha256)",
+                self.artifacts
+            )?;
+        }
+        if self.inputs().next().is_none() {
+            writeln!(f, "inputs: no recorded input differs")?;
+            if differing > 0 {
+                writeln!(
+                    f,
+                    "  same sources, compiler, config and settings, different bytes: the build is \
+                     not reproducible; run the flow with --repro-check to find the cause"
+                )?;
+            }
+        } else {
+            writeln!(f, "inputs that differ:")?;
         }
         let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
         for d in &self.differences {
@@ -733,6 +872,18 @@ impl fmt::Display for RecordDiff {
                 }
                 Difference::Config { a, b } => {
                     writeln!(f, "final .config sha256:\n  - {}\n  + {}", side(a), side(b))?
+                }
+                Difference::Reproducibility { a, b } => {
+                    let side = |v: &Option<String>| {
+                        v.clone()
+                            .unwrap_or_else(|| "off (--no-reproducible)".into())
+                    };
+                    writeln!(
+                        f,
+                        "reproducible settings:\n  - {}\n  + {}",
+                        side(a),
+                        side(b)
+                    )?
                 }
                 Difference::Artifact { path, a, b } => writeln!(
                     f,

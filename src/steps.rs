@@ -39,6 +39,7 @@ use crate::observe::Observer;
 use crate::record::{
     BuildRecord, CacheRecord, RunResult, SourceRecord, StepRecord, StepStatus, Summary,
 };
+use crate::repro::{ReproSettings, SourceDate};
 use crate::reproduce::{self, ArchiveFetch};
 
 /// A step as planned: its name, what it does, and the equivalent shell commands.
@@ -105,10 +106,17 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// A compiler wrapper in front of CC and HOSTCC.
     pub wrapper: Option<WrapperOptions>,
-    /// Reproducible mode for kernel make steps (fixed `KBUILD_BUILD_*`, prefix maps), which
-    /// makes the objects independent of the source and build paths. `None`: on when a
-    /// compiler cache (ccache, sccache) is in use, so a new output directory hits the cache.
+    /// Reproducible mode for make steps (fixed `KBUILD_BUILD_*` and `SOURCE_DATE_EPOCH` from
+    /// the sources' date, prefix maps), which makes the objects independent of the source and
+    /// build paths, the clock and the builder, and lets a compiler cache serve a new output
+    /// directory. `None` (the default) and `Some(true)`: on; `Some(false)`: off.
     pub reproducible: Option<bool>,
+    /// Rebuild the final step in a second build directory (a path of another length, later,
+    /// under another user name) and compare the artifacts ([`Run::repro_check`]).
+    pub repro_check: bool,
+    /// The module signing key (PEM: private key and certificate) for configs that sign
+    /// modules (`CONFIG_MODULE_SIG_KEY`), so signed modules come out identical.
+    pub module_sig_key: Option<PathBuf>,
     /// Only plan: the wrapper is assumed, not looked up, and nothing runs.
     pub plan_only: bool,
     /// The interrupt flag every long step watches (default: a flag nobody raises).
@@ -132,6 +140,9 @@ pub struct Run {
     current: Option<String>,
     verification_text: Option<String>,
     wrote_reproducer: bool,
+    source_date: Option<crate::repro::SourceDate>,
+    /// Set once a make or configure run was recorded: the date stays as it was then.
+    repro_frozen: AtomicBool,
 }
 
 impl std::fmt::Debug for Run {
@@ -142,6 +153,15 @@ impl std::fmt::Debug for Run {
             .finish_non_exhaustive()
     }
 }
+
+/// ccache's `hash_dir = false`, set with the reproducible settings: with `-g` ccache hashes
+/// the working directory unless the command line maps it away. The kernel's objects have the
+/// prefix maps (so nothing changes for them), but the host libraries `modules_prepare` builds
+/// through `tools/`' own Makefiles (libsubcmd for objtool, built with `-ggdb3` and its own
+/// `CFLAGS`) take no user flags, and would miss in every new build directory. With it they hit;
+/// their debug info then names the build directory of the run that filled the cache (host
+/// tools only: nothing of it reaches the kernel or its modules).
+pub const CCACHE_NO_HASH_DIR: (&str, &str) = ("CCACHE_NOHASHDIR", "1");
 
 /// The counters tool of a wrapper kind.
 pub fn cache_tool(kind: WrapperKind) -> CacheTool {
@@ -179,12 +199,10 @@ impl Run {
                 w
             }
         });
-        record.reproducible = options.reproducible.unwrap_or_else(|| {
-            record
-                .wrapper
-                .as_ref()
-                .is_some_and(|w| !w.kind.is_distributed())
-        });
+        record.reproducible = options.reproducible.unwrap_or(true);
+        if record.reproducible {
+            record.repro.settings = Some(ReproSettings::new(None));
+        }
         Ok(Run {
             record,
             hint: None,
@@ -199,6 +217,8 @@ impl Run {
             current: None,
             verification_text: None,
             wrote_reproducer: false,
+            source_date: None,
+            repro_frozen: AtomicBool::new(false),
         })
     }
 
@@ -435,19 +455,50 @@ impl Run {
                 make.jobs(jobs);
             }
             make.cache_stats(cache_tool(wrapper.kind));
-            if let Some((key, value)) = self.cache_base_dir() {
+            for (key, value) in self.cache_base_dir() {
                 make.env(key, value);
             }
         }
     }
 
+    /// Reproducible settings for a make outside the kernel's kbuild (Xen): `SOURCE_DATE_EPOCH`
+    /// and the build identity Xen's Makefiles read (`XEN_BUILD_DATE`, `XEN_BUILD_TIME`,
+    /// `XEN_BUILD_HOST`, `XEN_WHOAMI`, `XEN_DOMAIN`). Nothing when the run opted out.
+    pub fn reproducible_make(&self, make: &mut Make) {
+        let Some(identity) = self.repro_identity() else {
+            return;
+        };
+        let epoch = identity.source_date_epoch.unwrap_or(0);
+        let time = crate::repro::timestamp_text(epoch);
+        let clock = time
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or("00:00:00")
+            .to_string();
+        for (key, value) in [
+            ("SOURCE_DATE_EPOCH", epoch.to_string()),
+            ("XEN_BUILD_DATE", time),
+            ("XEN_BUILD_TIME", clock),
+            ("XEN_BUILD_HOST", identity.host.clone()),
+            ("XEN_WHOAMI", identity.user.clone()),
+            ("XEN_DOMAIN", "localdomain".to_string()),
+        ] {
+            make.env(key, value);
+        }
+    }
+
     /// With ccache in reproducible mode: `CCACHE_BASEDIR` set to the output directory, so the
     /// absolute source and build paths of a run (both under it) are hashed relative to the
-    /// working directory, and a run into another output directory of the same layout hits.
-    fn cache_base_dir(&self) -> Option<(&'static str, String)> {
-        let wrapper = self.record.wrapper.as_ref()?;
-        (wrapper.kind == WrapperKind::Ccache && self.record.reproducible)
-            .then(|| ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()))
+    /// working directory, and a run into another output directory of the same layout hits;
+    /// and `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`), see [`CCACHE_NO_HASH_DIR`].
+    fn cache_base_dir(&self) -> Vec<(&'static str, String)> {
+        match &self.record.wrapper {
+            Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => vec![
+                ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()),
+                (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// The same for a kernel tree: logs, interrupt, lines, `-j`, the wrapper, and reproducible
@@ -470,13 +521,129 @@ impl Run {
                 tree.jobs(jobs);
             }
             tree.cache_stats(cache_tool(wrapper.kind));
-            if let Some((key, value)) = self.cache_base_dir() {
+            for (key, value) in self.cache_base_dir() {
                 tree.env(key, value);
             }
         }
-        if self.record.reproducible {
-            tree.reproducible(Reproducible::default());
+        if let Some(identity) = self.repro_identity() {
+            tree.reproducible(identity);
         }
+    }
+
+    /// The fixed build identity of a reproducible run (`None` when the run opted out).
+    pub fn repro_identity(&self) -> Option<Reproducible> {
+        Some(self.record.repro.settings.as_ref()?.identity())
+    }
+
+    /// Take the date of a fetched tree for the reproducible settings: the newest date of
+    /// the sources fetched before the first make or configure run was recorded
+    /// ([`Run::record_outcome`]), so every build step of a run has the same date (see
+    /// [`SourceDate::of_tree`]).
+    pub fn note_source_date(&mut self, tree: impl AsRef<Path>) {
+        if !self.record.reproducible || self.repro_frozen.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(date) = SourceDate::of_tree(tree) else {
+            return;
+        };
+        if self
+            .source_date
+            .as_ref()
+            .is_none_or(|current| date.epoch > current.epoch)
+        {
+            self.record.repro.settings = Some(ReproSettings::new(Some(&date)));
+            self.source_date = Some(date);
+        }
+    }
+
+    /// The reproducibility check: `rebuild` builds the final step again into `second` (a
+    /// build directory whose path has another length than `first`'s), later than the first
+    /// build and with the environment changes it is given (another user name in `USER` and
+    /// `LOGNAME`); then the artifacts `names` (paths relative to each build directory) are
+    /// compared by sha256 and, where they differ, their causes named. `shared` lists
+    /// directories both builds used (the source tree). The result goes to `build.json`
+    /// (`repro.check`), a note on the step, and the summary.
+    pub fn repro_check(
+        &mut self,
+        first: &Path,
+        second: &Path,
+        names: &[PathBuf],
+        shared: &[PathBuf],
+        rebuild: impl FnOnce(&mut Run, &[(String, String)]) -> Result<(), Error>,
+    ) -> Result<crate::repro::ReproCheck, Error> {
+        use crate::repro::{CheckBuild, Hints, ReproCheck, compare_dirs};
+        const CHECK_USER: &str = "kforge-check";
+        let start = Instant::now();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        if first.to_string_lossy().len() == second.to_string_lossy().len() {
+            return Err(Error::refused(format!(
+                "the reproducibility check needs build directories whose paths differ in length: \
+                 {} and {}",
+                first.display(),
+                second.display()
+            )));
+        }
+        if second.exists() {
+            // Only a directory this check made earlier: never a directory of the main build.
+            std::fs::remove_dir_all(second)
+                .map_err(|e| Error::io("remove the earlier check's build directory", second, e))?;
+        }
+        std::fs::create_dir_all(second)
+            .map_err(|e| Error::io("create the directory", second, e))?;
+        let user = std::env::var("USER").ok();
+        let started = now();
+        let env = vec![
+            ("USER".to_string(), CHECK_USER.to_string()),
+            ("LOGNAME".to_string(), CHECK_USER.to_string()),
+        ];
+        rebuild(self, &env)?;
+        let rebuilt_ms = millis(start.elapsed());
+        let path_list = |dir: &Path| -> Vec<String> {
+            std::iter::once(dir)
+                .chain(shared.iter().map(PathBuf::as_path))
+                .map(|p| p.to_string_lossy().trim_end_matches('/').to_string())
+                .collect()
+        };
+        let hints = Hints {
+            paths: [path_list(first), path_list(second)],
+            users: [user.clone(), Some(CHECK_USER.to_string())],
+            random_seeds: self
+                .record
+                .repro
+                .config
+                .iter()
+                .filter(|f| !f.handled && f.symbol.contains("RANDSTRUCT"))
+                .map(|f| f.symbol.clone())
+                .collect(),
+        };
+        let artifacts = compare_dirs([first, second], names, &hints)
+            .map_err(|e| Error::io("compare the artifacts under", second, e))?;
+        let check = ReproCheck {
+            identical: !artifacts.is_empty() && artifacts.iter().all(|a| a.comparison.identical),
+            builds: vec![
+                CheckBuild {
+                    dir: first.to_path_buf(),
+                    user,
+                    started_unix: self.record.started_unix,
+                    duration_ms: 0,
+                },
+                CheckBuild {
+                    dir: second.to_path_buf(),
+                    user: Some(CHECK_USER.to_string()),
+                    started_unix: started,
+                    duration_ms: rebuilt_ms,
+                },
+            ],
+            artifacts,
+            duration_ms: millis(start.elapsed()),
+        };
+        self.step_note(check.to_string().trim_end().to_string());
+        self.record.repro.check = Some(check.clone());
+        Ok(check)
     }
 
     /// Tell the observer a long command starts (its lines follow).
@@ -487,6 +654,7 @@ impl Run {
     /// Record a finished make or configure run on the current step: its log, its command line
     /// as it ran (directory and environment included), and the wrapper's counters.
     pub fn record_outcome(&mut self, outcome: &Outcome) {
+        self.repro_frozen.store(true, Ordering::SeqCst);
         self.set_log(outcome.log_file.clone());
         self.set_commands(vec![reproduce::outcome_line(outcome)]);
         self.record_cache(outcome);
@@ -609,6 +777,7 @@ impl Run {
                 ));
                 self.set_commands(commands(record.sha256.as_deref(), &previous.mirrors));
                 self.record.sources.push(record.clone());
+                self.note_source_date(dest);
                 return Ok(record);
             }
             return Err(Error::refused(format!(
@@ -675,6 +844,7 @@ impl Run {
         }
         self.set_commands(commands(hex.as_deref(), &self.options.mirrors.clone()));
         self.record.sources.push(record.clone());
+        self.note_source_date(dest);
         Ok(record)
     }
 

@@ -188,7 +188,7 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     let o = s.config(
         false,
         "resolve",
-        &["--probe-cache", &s.cache, "in.config", "-o", "out.config"],
+        &["--probe-cache-dir", &s.cache, "in.config", "-o", "out.config"],
     );
     ok(&o);
     assert_same(
@@ -214,7 +214,7 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     let o = s.config(
         true,
         "resolve",
-        &["--probe-cache", &s.cache, "in.config", "-o", "out2.config"],
+        &["--probe-cache-dir", &s.cache, "in.config", "-o", "out2.config"],
     );
     let j = json(ok(&o));
     let diagnostics = j["diagnostics"].as_array().expect("diagnostics");
@@ -279,7 +279,7 @@ fn new_makes_every_target_like_conf() {
         ok(&s.config(
             false,
             "new",
-            &["--probe-cache", &s.cache, target, "-o", &out],
+            &["--probe-cache-dir", &s.cache, target, "-o", &out],
         ));
         assert_same(target, expected.config(), &read(&s.work.path().join(&out)));
     }
@@ -310,7 +310,7 @@ fn savedefconfig_is_conf_s_minimal_config() {
     ok(&s.config(
         false,
         "savedefconfig",
-        &["--probe-cache", &s.cache, "full.config", "-o", "defconfig"],
+        &["--probe-cache-dir", &s.cache, "full.config", "-o", "defconfig"],
     ));
     assert_same(
         "savedefconfig",

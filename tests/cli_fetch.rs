@@ -78,7 +78,7 @@ fn archive_fetch_verifies_extracts_and_reports() {
         "1",
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -112,7 +112,7 @@ fn archive_fetch_verifies_extracts_and_reports() {
         "--offline",
         "--dest",
         again.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -140,7 +140,7 @@ fn mirrors_and_unpinned_fetches() {
         &format!("{base}/ok/mirror"),
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -157,7 +157,7 @@ fn mirrors_and_unpinned_fetches() {
         &url,
         "--dest",
         tmp.path().join("u").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -173,7 +173,7 @@ fn mirrors_and_unpinned_fetches() {
         "--allow-unpinned",
         "--dest",
         tmp.path().join("u").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -199,7 +199,7 @@ fn failures_exit_1_with_the_error() {
         &wrong,
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         tmp.path().join("c").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -219,7 +219,7 @@ fn failures_exit_1_with_the_error() {
         "--offline",
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         tmp.path().join("empty").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -366,7 +366,7 @@ fn git_and_hg_subcommands() {
         &id,
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -383,7 +383,7 @@ fn git_and_hg_subcommands() {
         &"1".repeat(40),
         "--dest",
         tmp.path().join("bad").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -418,7 +418,7 @@ fn git_and_hg_subcommands() {
         "tip",
         "--dest",
         hg_dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -454,7 +454,7 @@ fn patches_and_series_apply_before_publishing() {
         patches.join("series").to_str().unwrap(),
         "--dest",
         dest.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -487,7 +487,7 @@ fn patches_and_series_apply_before_publishing() {
         patches.join("again.patch").to_str().unwrap(),
         "--dest",
         dest2.to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -545,7 +545,7 @@ fn a_signal_stops_the_fetch_and_publishes_nothing() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kforge"))
         .args(["fetch", "archive", &url, "--allow-unpinned", "--dest"])
         .arg(&dest)
-        .arg("--cache")
+        .arg("--cache-dir")
         .arg(&cache)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -638,7 +638,7 @@ fn https_sources_with_a_private_ca() {
         &sha,
         "--dest",
         tmp.path().join("refused").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
     ]);
     assert_eq!(refused.status.code(), Some(1));
@@ -658,7 +658,7 @@ fn https_sources_with_a_private_ca() {
         "1",
         "--dest",
         tmp.path().join("linux").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
         "--ca-cert",
         ca,
@@ -676,7 +676,7 @@ fn https_sources_with_a_private_ca() {
         &commit,
         "--dest",
         tmp.path().join("qemu").to_str().unwrap(),
-        "--cache",
+        "--cache-dir",
         cache.to_str().unwrap(),
         "--ca-cert",
         ca,

@@ -49,7 +49,7 @@ fn ctrl_c_on_a_stalled_hg_fetch_stops_everything_and_exits_130() {
         .args(["fetch", "hg", "ssh://stalled.invalid/linux-2.6.18-xen.hg"])
         .args(["--rev", "tip", "--dest"])
         .arg(&dest)
-        .arg("--cache")
+        .arg("--cache-dir")
         .arg(dir.join("cache"))
         .env("HGRCPATH", &hgrc)
         .stderr(std::process::Stdio::piped())

@@ -428,7 +428,7 @@ fn build_through_ccache_reports_hits_and_misses() {
             .arg(src.path())
             .arg("--build-dir")
             .arg(src.path().join(dir))
-            .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+            .args(["--cc-wrapper", "ccache", "all"]));
         assert!(out.status.success(), "{}", text(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(
@@ -463,7 +463,7 @@ fn build_through_ccache_reports_hits_and_misses() {
         .arg(src.path())
         .arg("--build-dir")
         .arg(src.path().join("o3"))
-        .args(["--cc-wrapper", "ccache", "--reproducible", "all"]));
+        .args(["--cc-wrapper", "ccache", "all"]));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("compiler wrapper: ccache "), "{stdout}");
     assert!(
@@ -521,4 +521,57 @@ fn prepare_with_distcc_needs_hosts_and_sets_jobs_from_slots() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn build_is_reproducible_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    makefile(
+        &src,
+        "VERSION = 6
+PATCHLEVEL = 1
+SUBLEVEL = 0
+
+show:
+    @echo \"ts=$$KBUILD_BUILD_TIMESTAMP sde=$$SOURCE_DATE_EPOCH user=$$KBUILD_BUILD_USER kcflags=$(KCFLAGS)\"",
+    );
+    // The tree's date: the newest time among its top files, as an archive records them.
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(src.join("Makefile"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let out = dir.path().join("o");
+    let o = run(kforge()
+        .args(["-q", "kernel", "build"])
+        .arg(&src)
+        .arg("-O")
+        .arg(&out)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .arg("show"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = std::fs::read_to_string(dir.path().join("logs/show.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "ts=Tue Nov 14 22:13:20 UTC 2023 sde=1700000000 user=kforge kcflags=-ffile-prefix-map={}=.",
+            src.display()
+        )),
+        "{log}"
+    );
+    let o = run(kforge()
+        .args(["-q", "kernel", "build", "--no-reproducible"])
+        .arg(&src)
+        .arg("-O")
+        .arg(&out)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .arg("show"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = std::fs::read_to_string(dir.path().join("logs/show.log")).unwrap();
+    assert!(log.contains("ts= sde= user= kcflags=\n"), "{log}");
 }

@@ -49,6 +49,14 @@ pub fn decoder<'a, R: BufRead + Send + 'a>(
     decoder_with(reader, false)
 }
 
+/// As [`decoder`], for input whose SHA-256 the caller verifies before using the output (a pinned
+/// archive): xz blocks that carry their sizes are decoded in parallel by the block decoder.
+pub fn decoder_for_pinned<'a, R: BufRead + Send + 'a>(
+    reader: R,
+) -> io::Result<(Compression, Box<dyn BufRead + Send + 'a>)> {
+    decoder_with(reader, true)
+}
+
 /// As [`decoder`]; when `hash_verified` (the caller checks a SHA-256 of the compressed bytes
 /// before using the output), xz blocks are decoded in parallel without their CRC64.
 pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(

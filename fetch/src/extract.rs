@@ -76,6 +76,18 @@ pub enum Error {
         /// The entry.
         entry: String,
     },
+    /// A GNU sparse file larger than the extractor accepts (its holes would be read as zeros).
+    #[error(
+        "archive entry {entry:?} is a sparse file of {size} bytes, more than the {limit} bytes accepted for a sparse file; refusing to extract it"
+    )]
+    SparseTooLarge {
+        /// The entry.
+        entry: String,
+        /// The size it claims.
+        size: u64,
+        /// The largest sparse file accepted.
+        limit: u64,
+    },
     /// An entry type the extractor does not understand.
     #[error("archive entry {entry:?} has unsupported type {kind:?}")]
     UnsupportedEntry {
@@ -109,6 +121,15 @@ pub enum Error {
     #[error("extraction interrupted")]
     Interrupted,
 }
+
+/// Files up to this size are read into memory and written on the writer threads; larger ones and
+/// sparse files are streamed to disk on the extracting thread, so memory stays bounded whatever
+/// size an entry claims (a few MiB of xz can hold gigabytes of zeros).
+const BUFFERED_FILE_MAX: u64 = 16 << 20;
+
+/// The largest GNU sparse file extracted: a header of a few bytes can describe a hole of any
+/// size, which the tar reader yields as zeros. Source archives carry no sparse files at all.
+pub const SPARSE_FILE_MAX: u64 = 1 << 30;
 
 /// Options of an extraction.
 #[derive(Debug, Clone, Default)]
@@ -429,7 +450,28 @@ impl<'r> Unpacker<'r> {
             pool.flush()?;
         }
         self.replace_existing(rel, name)?;
-        let size = entry.header().entry_size().unwrap_or(0);
+        // The size of the file (for a sparse file: with its holes), not of its archive data.
+        let size = entry.size();
+        let sparse = entry.header().entry_type().is_gnu_sparse();
+        if sparse && size > SPARSE_FILE_MAX {
+            return Err(Error::SparseTooLarge {
+                entry: name.to_owned(),
+                size,
+                limit: SPARSE_FILE_MAX,
+            });
+        }
+        if sparse || size > BUFFERED_FILE_MAX {
+            let read_err = |source| Error::Read {
+                entry: Some(name.to_owned()),
+                source,
+            };
+            let written =
+                write_pool::write_streamed(&self.abs(rel), perm, mtime, entry, &read_err)?;
+            self.report.files += 1;
+            self.report.bytes += written;
+            self.files.insert(rel.to_owned());
+            return Ok(());
+        }
         let mut data = Vec::with_capacity(size.min(64 << 20) as usize);
         entry.read_to_end(&mut data).map_err(|source| Error::Read {
             entry: Some(name.to_owned()),

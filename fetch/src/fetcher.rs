@@ -720,6 +720,15 @@ impl Fetcher {
                 resumed,
             ));
         }
+        if sha256.is_none()
+            && let Some(Err(e)) = extracted
+        {
+            // Unpinned bytes that do not even extract (a damaged xz block, a hostile entry) are
+            // not kept: nothing vouches for them.
+            let _ = fs::remove_file(part_path);
+            let _ = fs::remove_file(validator_path);
+            return Err((Error::Extract(e), resumed));
+        }
         // Verified: publish under the content address.
         let cache_path = self.cache.archive_path(&actual);
         let cache_dir = cache_path.parent().unwrap_or(Path::new("."));

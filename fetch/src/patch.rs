@@ -93,6 +93,24 @@ impl PatchSet {
             path: series.to_owned(),
             source,
         })?;
+        PatchSet::parse_series(&text, series, default_strip)
+    }
+
+    /// Parse the text of a quilt `series` file read from `series` (the patches are named
+    /// relative to its directory; it also names the file in errors), as [`PatchSet::from_series`].
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// let set = kforge_fetch::PatchSet::parse_series(
+    ///     "# fixes\nfix-build.patch\nold.diff -p0\n",
+    ///     Path::new("debian/patches/series"),
+    ///     1,
+    /// )?;
+    /// assert_eq!(set.patches()[1].path, Path::new("debian/patches/old.diff"));
+    /// assert_eq!(set.patches()[1].strip, 0);
+    /// # Ok::<(), kforge_fetch::patch::Error>(())
+    /// ```
+    pub fn parse_series(text: &str, series: &Path, default_strip: u32) -> Result<PatchSet, Error> {
         let dir = series.parent().unwrap_or(Path::new("."));
         let mut set = PatchSet::new();
         for (index, line) in text.lines().enumerate() {

@@ -3,7 +3,7 @@
 //! In-flight bytes are bounded; errors surface on the next submit or on flush.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -163,4 +163,56 @@ fn write_file(job: &WriteJob) -> Result<(), Error> {
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// Write a file of unknown or large size on the calling thread as `reader` yields it, with
+/// bounded memory: runs of zeros become holes (a sparse file stays sparse on disk). Returns the
+/// bytes written. `read_err` maps an error of `reader` (corrupt archive data).
+pub(crate) fn write_streamed(
+    path: &std::path::Path,
+    perm: u32,
+    mtime: u64,
+    reader: &mut dyn Read,
+    read_err: &dyn Fn(std::io::Error) -> Error,
+) -> Result<u64, Error> {
+    let err = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(perm | 0o200)
+        .open(path)
+        .map_err(err)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_err(e)),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        if buf[..filled].iter().all(|&b| b == 0) {
+            file.seek(SeekFrom::Current(filled as i64)).map_err(err)?;
+        } else {
+            file.write_all(&buf[..filled]).map_err(err)?;
+        }
+        len += filled as u64;
+    }
+    file.set_len(len).map_err(err)?;
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
+        .map_err(err)?;
+    if perm & 0o200 == 0 {
+        file.set_permissions(fs::Permissions::from_mode(perm))
+            .map_err(err)?;
+    }
+    Ok(len)
 }

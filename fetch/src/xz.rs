@@ -2,10 +2,12 @@
 //!
 //! `xz -T`, pixz and kernel.org/Debian tarballs store each block's compressed size in its
 //! header, so blocks can be cut out of the stream as they arrive and decoded on several threads
-//! with a raw LZMA2 decoder. The per-block integrity check (CRC64) is skipped: the whole file's
-//! SHA-256 is verified before anything is published, which is strictly stronger. Blocks without
-//! a stored size are decoded in order on the calling thread; a stream whose first block uses
-//! other filters than LZMA2 (BCJ, delta) is handed to liblzma's own decoder.
+//! with a raw LZMA2 decoder. Each block's integrity check (CRC32, CRC64 or SHA-256, as the
+//! stream header says) is verified on the decoding thread, so damaged input is an error here and
+//! not only later, when the whole file's SHA-256 is compared. The index is skipped (its records
+//! repeat the block sizes checked here). Blocks without a stored size are decoded in order on the
+//! calling thread, also checked; a stream whose first block uses other filters than LZMA2 (BCJ,
+//! delta) is handed to liblzma's own decoder.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
@@ -13,6 +15,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use liblzma::stream::{Action, Filters, Status, Stream};
+use sha2::Digest;
 
 const MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const FOOTER_MAGIC: [u8; 2] = [b'Y', b'Z'];
@@ -52,16 +55,93 @@ fn crc32(data: &[u8]) -> u32 {
     crc.sum()
 }
 
-fn check_size(check: u8) -> io::Result<usize> {
-    Ok(match check {
-        0x00 => 0,
-        0x01..=0x03 => 4,
-        0x04..=0x06 => 8,
-        0x07..=0x09 => 16,
-        0x0a..=0x0c => 32,
-        0x0d..=0x0f => 64,
-        _ => return Err(corrupt("unknown check type")),
-    })
+/// xz's CRC64 (ECMA-182, reflected), as liblzma computes it.
+static CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_XZ);
+
+/// The integrity check of every block of a stream (the stream flags' check type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    None,
+    Crc32,
+    Crc64,
+    Sha256,
+    /// An ID the format reserves: its field is skipped (liblzma's decoder does the same).
+    Reserved {
+        size: usize,
+    },
+}
+
+impl Check {
+    fn from_id(id: u8) -> io::Result<Check> {
+        Ok(match id {
+            0x00 => Check::None,
+            0x01 => Check::Crc32,
+            0x04 => Check::Crc64,
+            0x0a => Check::Sha256,
+            0x02..=0x03 => Check::Reserved { size: 4 },
+            0x05..=0x06 => Check::Reserved { size: 8 },
+            0x07..=0x09 => Check::Reserved { size: 16 },
+            0x0b..=0x0c => Check::Reserved { size: 32 },
+            0x0d..=0x0f => Check::Reserved { size: 64 },
+            _ => return Err(corrupt("unknown check type")),
+        })
+    }
+
+    /// Bytes of the check field after each block.
+    fn size(self) -> usize {
+        match self {
+            Check::None => 0,
+            Check::Crc32 => 4,
+            Check::Crc64 => 8,
+            Check::Sha256 => 32,
+            Check::Reserved { size } => size,
+        }
+    }
+
+    fn start(self) -> Checker {
+        match self {
+            Check::None | Check::Reserved { .. } => Checker::None,
+            Check::Crc32 => Checker::Crc32(flate2::Crc::new()),
+            Check::Crc64 => Checker::Crc64(CRC64.digest()),
+            Check::Sha256 => Checker::Sha256(Box::default()),
+        }
+    }
+}
+
+/// A block's check being computed over its decoded bytes.
+enum Checker {
+    None,
+    Crc32(flate2::Crc),
+    Crc64(crc::Digest<'static, u64, crc::Table<16>>),
+    Sha256(Box<sha2::Sha256>),
+}
+
+impl Checker {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Checker::None => {}
+            Checker::Crc32(c) => c.update(data),
+            Checker::Crc64(c) => c.update(data),
+            Checker::Sha256(c) => c.update(data),
+        }
+    }
+
+    /// Compare with the check field stored after the block.
+    fn verify(self, stored: &[u8]) -> io::Result<()> {
+        let (name, matches) = match self {
+            Checker::None => return Ok(()),
+            Checker::Crc32(c) => ("CRC32", c.sum().to_le_bytes()[..] == *stored),
+            Checker::Crc64(c) => ("CRC64", c.finalize().to_le_bytes()[..] == *stored),
+            Checker::Sha256(c) => ("SHA-256", c.finalize()[..] == *stored),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(corrupt(format!(
+                "a block's {name} check does not match its data (damaged file)"
+            )))
+        }
+    }
 }
 
 /// Parse a multibyte integer at `*pos`.
@@ -142,6 +222,14 @@ fn raw_lzma2(props: u8) -> io::Result<Stream> {
 
 /// Decode one block's LZMA2 data completely.
 fn decode_block(job: &BlockJob) -> io::Result<Vec<u8>> {
+    let out = decode_block_data(job)?;
+    let mut checker = job.check.start();
+    checker.update(&out);
+    checker.verify(&job.stored_check)?;
+    Ok(out)
+}
+
+fn decode_block_data(job: &BlockJob) -> io::Result<Vec<u8>> {
     let mut stream = raw_lzma2(job.props)?;
     let expected = job.uncompressed;
     // One spare byte: room for the decoder to show that the block is longer than announced.
@@ -174,6 +262,9 @@ struct BlockJob {
     data: Vec<u8>,
     props: u8,
     uncompressed: u64,
+    check: Check,
+    /// The check field stored after the block.
+    stored_check: Vec<u8>,
     reply: Sender<io::Result<Vec<u8>>>,
 }
 
@@ -190,7 +281,8 @@ enum State {
     /// A block without a stored size, decoded in order on this thread.
     Sequential {
         stream: Stream,
-        check: usize,
+        check: Check,
+        checker: Checker,
     },
     Done,
 }
@@ -218,7 +310,7 @@ pub(crate) const PROBE_LEN: usize = 12 + 1024;
 pub(crate) struct ParallelXzReader<R> {
     input: R,
     state: State,
-    check: usize,
+    check: Check,
     queue: VecDeque<Queued>,
     queued_output: u64,
     current: Vec<u8>,
@@ -252,7 +344,7 @@ impl<R: BufRead> ParallelXzReader<R> {
         ParallelXzReader {
             input,
             state: State::StreamHeader { first: true },
-            check: 0,
+            check: Check::None,
             queue: VecDeque::new(),
             queued_output: 0,
             current: Vec::new(),
@@ -282,7 +374,10 @@ impl<R: BufRead> ParallelXzReader<R> {
                     {
                         return Err(corrupt("stream header checksum"));
                     }
-                    self.check = check_size(header[7] & 0x0f)?;
+                    if header[6] != 0 || header[7] & 0xf0 != 0 {
+                        return Err(corrupt("unsupported stream flags"));
+                    }
+                    self.check = Check::from_id(header[7])?;
                     self.state = State::Blocks;
                 }
                 State::Blocks => {
@@ -308,6 +403,7 @@ impl<R: BufRead> ParallelXzReader<R> {
                         self.state = State::Sequential {
                             stream: raw_lzma2(props)?,
                             check: self.check,
+                            checker: self.check.start(),
                         };
                         return Ok(());
                     };
@@ -315,11 +411,17 @@ impl<R: BufRead> ParallelXzReader<R> {
                         self.state = State::Sequential {
                             stream: raw_lzma2(props)?,
                             check: self.check,
+                            checker: self.check.start(),
                         };
                         return Ok(());
                     }
                     let padded = compressed.div_ceil(4) * 4;
-                    let mut data = read_exact_buf(&mut self.input, (padded as usize) + self.check)?;
+                    let mut data =
+                        read_exact_buf(&mut self.input, (padded as usize) + self.check.size())?;
+                    let stored_check = data.split_off(padded as usize);
+                    if data[compressed as usize..].iter().any(|&b| b != 0) {
+                        return Err(corrupt("block padding is not zero"));
+                    }
                     data.truncate(compressed as usize);
                     let (reply, output) = channel();
                     let size = uncompressed;
@@ -327,6 +429,8 @@ impl<R: BufRead> ParallelXzReader<R> {
                         data,
                         props,
                         uncompressed,
+                        check: self.check,
+                        stored_check,
                         reply,
                     };
                     self.jobs
@@ -379,7 +483,12 @@ impl<R: BufRead> ParallelXzReader<R> {
 
     /// Decode from a block without a stored size into `buf`.
     fn read_sequential(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let State::Sequential { stream, check } = &mut self.state else {
+        let State::Sequential {
+            stream,
+            check,
+            checker,
+        } = &mut self.state
+        else {
             return Ok(0);
         };
         loop {
@@ -392,10 +501,16 @@ impl<R: BufRead> ParallelXzReader<R> {
             let consumed = (stream.total_in() - in_before) as usize;
             let produced = (stream.total_out() - out_before) as usize;
             self.input.consume(consumed);
+            checker.update(&buf[..produced]);
             if status == Status::StreamEnd {
                 let compressed = stream.total_in();
-                let skip = (compressed.div_ceil(4) * 4 - compressed) as usize + *check;
-                read_exact_buf(&mut self.input, skip)?;
+                let padding = (compressed.div_ceil(4) * 4 - compressed) as usize;
+                let mut tail = read_exact_buf(&mut self.input, padding + check.size())?;
+                let stored = tail.split_off(padding);
+                if tail.iter().any(|&b| b != 0) {
+                    return Err(corrupt("block padding is not zero"));
+                }
+                std::mem::replace(checker, Checker::None).verify(&stored)?;
                 self.state = State::Blocks;
                 return Ok(produced);
             }
@@ -609,10 +724,15 @@ mod tests {
         for cut in [20, xz.len() / 2, xz.len() - 13] {
             assert!(decode(&xz[..cut]).is_err(), "cut at {cut}");
         }
-        let mut bad = xz.clone();
-        let middle = bad.len() / 2;
-        bad[middle] ^= 0x55;
-        assert!(decode(&bad).is_err() || decode(&bad).unwrap() != input);
+        // Damaged compressed data: the LZMA2 decoder or the block's CRC64 refuses it, whatever
+        // the byte (no wrong output is ever returned).
+        for at in [xz.len() / 3, xz.len() / 2, 2 * xz.len() / 3] {
+            for mask in [0x01, 0x55, 0x80] {
+                let mut bad = xz.clone();
+                bad[at] ^= mask;
+                assert!(decode(&bad).is_err(), "byte {at} ^ {mask:#x}");
+            }
+        }
         let mut bad_header = xz.clone();
         bad_header[14] ^= 0x01; // inside the first block header: its CRC32 fails
         assert!(decode(&bad_header).is_err());

@@ -370,3 +370,80 @@ fn the_interrupt_flag_stops_extraction() {
     assert!(matches!(err, Error::Interrupted));
     assert!(entries(tmp.path()).is_empty());
 }
+
+/// Run a shell pipeline in `dir` that writes an archive to stdout.
+fn sh_archive(dir: &Path, script: &str) -> Vec<u8> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("sh is needed");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn a_sparse_file_claiming_a_terabyte_is_refused() {
+    // A GNU sparse entry of a few hundred bytes describes a hole of any size, which the tar
+    // reader yields as zeros; such a file used to be read into memory until the process died.
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = sh_archive(
+        tmp.path(),
+        "truncate -s 1T big && printf data >> big && tar --format=gnu -S -cf - big",
+    );
+    assert!(archive.len() < 16 * 1024, "{} bytes", archive.len());
+    let dest = tmp.path().join("work/dest");
+    std::fs::create_dir(tmp.path().join("work")).unwrap();
+    let err = extract(&archive[..], &dest, &ExtractOptions::default(), &no()).unwrap_err();
+    assert!(
+        matches!(err, Error::SparseTooLarge { ref entry, size, .. } if entry == "big" && size == (1 << 40) + 4),
+        "{err}"
+    );
+    assert!(!dest.exists());
+    assert_eq!(entries(&tmp.path().join("work")), Vec::<String>::new());
+}
+
+#[test]
+fn large_and_sparse_files_are_streamed_to_disk() {
+    // 20 MiB of zeros in a plain entry (a few KiB of xz) and a 24 MiB sparse file: written as
+    // they are read, not held in memory, and the zeros become holes on disk (which the
+    // in-memory path, a plain write of the whole content, would not make).
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = sh_archive(
+        tmp.path(),
+        "truncate -s 20M zeros && printf end >> zeros && tar --format=gnu -cf - zeros | xz -1 -T2",
+    );
+    assert!(plain.len() < 64 * 1024);
+    let sparse = sh_archive(
+        tmp.path(),
+        "truncate -s 24M holes && printf end >> holes && tar --format=gnu -S -cf - holes",
+    );
+    for (archive, name, size) in [
+        (plain, "zeros", (20 << 20) + 3),
+        (sparse, "holes", (24 << 20) + 3),
+    ] {
+        let dest = tmp.path().join(format!("out-{name}"));
+        let report = extract(&archive[..], &dest, &ExtractOptions::default(), &no()).unwrap();
+        assert_eq!(report.bytes, size);
+        let file = dest.join(name);
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.len(), size);
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            meta.blocks() * 512 < 1 << 20,
+            "holes kept: {} blocks",
+            meta.blocks()
+        );
+        let mut tail = Vec::new();
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(&file).unwrap();
+        f.seek(std::io::SeekFrom::End(-4)).unwrap();
+        f.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, b"\0end");
+    }
+}

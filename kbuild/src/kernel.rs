@@ -234,6 +234,10 @@ pub struct Reproducible {
     pub host: String,
     /// `KBUILD_BUILD_VERSION` (the `#N` of `uname -v`, otherwise counted per build directory).
     pub build_version: String,
+    /// `SOURCE_DATE_EPOCH` (seconds since the epoch) for code outside the kernel's own rules
+    /// that reads it (`__DATE__`/`__TIME__` in GCC, tools that stamp archives); `None` leaves
+    /// the inherited environment alone.
+    pub source_date_epoch: Option<i64>,
 }
 
 impl Default for Reproducible {
@@ -243,6 +247,7 @@ impl Default for Reproducible {
             user: "kforge".into(),
             host: "kforge".into(),
             build_version: "1".into(),
+            source_date_epoch: None,
         }
     }
 }
@@ -404,10 +409,16 @@ impl KernelTree {
         self
     }
 
-    /// Reproducible mode: fixed `KBUILD_BUILD_TIMESTAMP`, `_USER`, `_HOST`, `_VERSION`, and
-    /// `-ffile-prefix-map` for the source and build directories added to `KCFLAGS` and
-    /// `KAFLAGS` (so neither path lands in objects, debug info or `__FILE__`), making two
-    /// builds of the same inputs in different directories identical.
+    /// Reproducible mode: fixed `KBUILD_BUILD_TIMESTAMP`, `_USER`, `_HOST`, `_VERSION` (and
+    /// `SOURCE_DATE_EPOCH` when given), and `-ffile-prefix-map` for the source and build
+    /// directories added to `KCFLAGS` and `KAFLAGS` (so neither path lands in objects, debug
+    /// info or `__FILE__`), making two builds of the same inputs in different directories
+    /// identical. GCC 8+ and Clang 10+ pass the maps on to the assembler as
+    /// `--debug-prefix-map`, so `.S` files are covered too.
+    ///
+    /// From Linux 4.19 on, the same maps go into `HOSTCFLAGS`: the host programs under `scripts/` and `tools/`
+    /// (objtool is built with `-g`) would otherwise carry the build directory in their debug
+    /// info, and a compiler cache would miss them in a new build directory.
     ///
     /// It is also what lets a compiler cache serve a second build directory: with debug info
     /// (`-g`, `CONFIG_DEBUG_INFO`) and without the maps, GCC writes the build directory into
@@ -488,8 +499,17 @@ impl KernelTree {
             ] {
                 make.env(key, value);
             }
+            if let Some(epoch) = identity.source_date_epoch {
+                make.env("SOURCE_DATE_EPOCH", epoch.to_string());
+            }
             let maps = self.prefix_maps();
-            for flags in ["KCFLAGS", "KAFLAGS"] {
+            // Before 4.19 `HOSTCFLAGS` was the Makefile's own variable (-O2 and warnings
+            // included), so setting it would replace those; from 4.19 on it is the user's.
+            let host = self
+                .version()
+                .is_ok_and(|v| v.at_least(4, 19, 0))
+                .then_some("HOSTCFLAGS");
+            for flags in ["KCFLAGS", "KAFLAGS"].into_iter().chain(host) {
                 let existing = vars
                     .iter()
                     .rev()

@@ -15,16 +15,13 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
-use nix::unistd::Pid;
+use kforge_process::Group;
 
 use crate::outcome::Status;
 use crate::output::{self, Collected, LineCallback, LogFile, ReaderContext, SharedLog, Stream};
@@ -90,9 +87,7 @@ pub(crate) struct Finished {
 
 /// A running, supervised process. Dropping it kills its process group.
 pub(crate) struct Running {
-    child: Option<Child>,
-    pgid: Pid,
-    exited: Receiver<()>,
+    group: Group,
     collectors: Vec<(Stream, Arc<Mutex<Collected>>)>,
     readers_done: Receiver<()>,
     log: Option<SharedLog>,
@@ -107,7 +102,7 @@ pub(crate) struct Running {
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running")
-            .field("pgid", &self.pgid)
+            .field("pgid", &self.group.id())
             .field("log_file", &self.log_file)
             .finish_non_exhaustive()
     }
@@ -115,8 +110,6 @@ impl std::fmt::Debug for Running {
 
 /// Spawn `spec` in its own process group with its output wired to reader threads.
 pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
-    use std::os::unix::process::CommandExt;
-
     let log = match &spec.log_file {
         Some(path) => {
             let mut log = LogFile::create(path).map_err(|e| SpawnError::Log(path.clone(), e))?;
@@ -143,14 +136,13 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
             Input::DefaultAnswers => Stdio::piped(),
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
 
     let entered = spec.span.enter();
-    let mut child = command.spawn().map_err(SpawnError::Spawn)?;
-    let raw_pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-    let pgid = Pid::from_raw(raw_pid);
-    tracing::debug!(pid = raw_pid, "spawned");
+    // Dropped on any early return below: that stops the group and reaps the child.
+    let mut group = Group::spawn(&mut command, spec.kill_grace).map_err(SpawnError::Spawn)?;
+    tracing::debug!(pid = group.id(), "spawned");
+    let child = group.child_mut();
 
     if let Some(stdin) = child.stdin.take() {
         // Detached: it ends with EPIPE once every holder of the pipe is gone.
@@ -212,37 +204,14 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
                 output::read_lines(pipe, stream, &ctx, &sink);
                 let _ = done_tx.send(());
             });
-        match spawned {
-            Ok(_) => {}
-            Err(err) => {
-                kill_group(pgid, Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(SpawnError::Spawn(err));
-            }
+        if let Err(err) = spawned {
+            return Err(SpawnError::Spawn(err));
         }
-    }
-
-    let (exit_tx, exited) = mpsc::channel();
-    let waiter = std::thread::Builder::new()
-        .name("kbuild-waiter".into())
-        .spawn(move || {
-            // Observe the exit without reaping (WNOWAIT): the zombie keeps the group id.
-            while let Err(Errno::EINTR) =
-                waitid(Id::Pid(pgid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
-            {}
-            let _ = exit_tx.send(());
-        });
-    if let Err(err) = waiter {
-        kill_group(pgid, Signal::SIGKILL);
-        let _ = child.wait();
-        return Err(SpawnError::Spawn(err));
     }
     drop(entered);
 
     Ok(Running {
-        child: Some(child),
-        pgid,
-        exited,
+        group,
         collectors,
         readers_done,
         log,
@@ -259,7 +228,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, SpawnError> {
 /// is an `EPIPE` error here even in programs that restored the default SIGPIPE action.
 fn feed_default_answers(mut stdin: ChildStdin) {
     let mut pipe_signal = nix::sys::signal::SigSet::empty();
-    pipe_signal.add(Signal::SIGPIPE);
+    pipe_signal.add(nix::sys::signal::Signal::SIGPIPE);
     let _ = pipe_signal.thread_block();
     let answers = [b'\n'; 4096];
     loop {
@@ -272,32 +241,26 @@ fn feed_default_answers(mut stdin: ChildStdin) {
     }
 }
 
-fn kill_group(pgid: Pid, signal: Signal) {
-    match killpg(pgid, signal) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(err) => tracing::warn!(pgid = pgid.as_raw(), %signal, error = %err, "killpg failed"),
-    }
-}
-
 impl Running {
     /// The process-group id (the child's pid).
     pub fn pid(&self) -> u32 {
-        self.pgid.as_raw().unsigned_abs()
+        self.group.id()
     }
 
     /// Wait for the end, honouring the timeout and the interrupt flag.
     pub fn wait(mut self) -> Finished {
         let span = self.span.clone();
         let _entered = span.enter();
+        // Dropping the group before `reap` (a panic in between) still stops and reaps it.
+        let group = self.group;
         let deadline = self.timeout.map(|t| self.started + t);
         let ending = loop {
             let mut tick = POLL_INTERVAL;
             if let Some(deadline) = deadline {
                 tick = tick.min(deadline.saturating_duration_since(Instant::now()));
             }
-            match self.exited.recv_timeout(tick) {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break Ending::Exited,
-                Err(RecvTimeoutError::Timeout) => {}
+            if group.wait_exited(tick) {
+                break Ending::Exited;
             }
             if self
                 .interrupt
@@ -305,7 +268,7 @@ impl Running {
                 .is_some_and(|flag| flag.load(Ordering::Relaxed))
             {
                 tracing::warn!("interrupted: stopping the whole process group");
-                self.terminate();
+                group.terminate();
                 break Ending::Interrupted;
             }
             if let (Some(deadline), Some(timeout)) = (deadline, self.timeout)
@@ -315,23 +278,28 @@ impl Running {
                     timeout_secs = timeout.as_secs_f64(),
                     "timed out: stopping the whole process group"
                 );
-                self.terminate();
+                group.terminate();
                 break Ending::TimedOut(timeout);
             }
         };
         if ending == Ending::Exited {
-            // Whatever the child left running in its group is an orphan now.
-            kill_group(self.pgid, Signal::SIGTERM);
+            // Whatever the child left running in its group is an orphan now: SIGTERM at once,
+            // so the readers below see the pipes close.
+            group.term();
         }
-        let collected = self.join_readers();
+        let collected = join_readers(
+            &mut self.collectors,
+            &self.readers_done,
+            self.kill_grace,
+            &group,
+        );
         let duration = self.started.elapsed();
-        let status = match self.child.take().map(|mut c| c.wait()) {
-            Some(Ok(status)) => Status::from_std(status),
-            Some(Err(err)) => {
+        let status = match group.reap() {
+            Ok(status) => Status::from_std(status),
+            Err(err) => {
                 tracing::warn!(error = %err, "cannot collect the exit status");
                 Status::Unknown
             }
-            None => Status::Unknown,
         };
         let log_error = self.log.take().and_then(|log| {
             let mut log = match log.lock() {
@@ -351,78 +319,49 @@ impl Running {
             log_error,
         }
     }
-
-    /// SIGTERM the group, give it the grace period, then SIGKILL whatever is left. The child
-    /// is not reaped here.
-    fn terminate(&mut self) {
-        kill_group(self.pgid, Signal::SIGTERM);
-        match self.exited.recv_timeout(self.kill_grace) {
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-                // make is a zombie (id still reserved): finish off the rest of its group.
-                kill_group(self.pgid, Signal::SIGKILL);
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                kill_group(self.pgid, Signal::SIGKILL);
-                let _ = self.exited.recv();
-            }
-        }
-    }
-
-    /// Wait for both readers; if a straggler holds a pipe past the grace period, SIGKILL the
-    /// group (the child is still an unreaped zombie, so the id is safe to signal). A pipe still
-    /// held after that belongs to a process that left the group (`setsid`): its reader is
-    /// abandoned rather than waited for.
-    fn join_readers(&mut self) -> Collected {
-        let mut deadline = Instant::now() + self.kill_grace;
-        let mut killed = false;
-        let mut done = 0;
-        while done < self.collectors.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.readers_done.recv_timeout(left) {
-                Ok(()) => done += 1,
-                Err(RecvTimeoutError::Timeout) if !killed => {
-                    tracing::warn!("processes left behind still hold the output: killing them");
-                    kill_group(self.pgid, Signal::SIGKILL);
-                    killed = true;
-                    deadline = Instant::now() + self.kill_grace;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    tracing::warn!(
-                        "a process outside make's process group still holds its output; not waiting for it"
-                    );
-                    break;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    tracing::warn!(
-                        "an output reader ended abnormally (did the line callback panic?)"
-                    );
-                    break;
-                }
-            }
-        }
-        self.collectors
-            .sort_by_key(|(stream, _)| *stream == Stream::Stderr);
-        self.collectors
-            .drain(..)
-            .map(|(_, sink)| match sink.lock() {
-                Ok(mut c) => std::mem::take(&mut *c),
-                Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-            })
-            .fold(Collected::default(), Collected::merge)
-    }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let span = self.span.clone();
-            let _entered = span.enter();
-            tracing::debug!(
-                pgid = self.pgid.as_raw(),
-                "handle dropped while running: killing the process group"
-            );
-            self.terminate();
-            let _ = child.wait();
+/// Wait for both readers; if a straggler holds a pipe past the grace period, SIGKILL the
+/// group (the child is still an unreaped zombie, so the id is safe to signal). A pipe still
+/// held after that belongs to a process that left the group (`setsid`): its reader is
+/// abandoned rather than waited for.
+fn join_readers(
+    collectors: &mut Vec<(Stream, Arc<Mutex<Collected>>)>,
+    readers_done: &Receiver<()>,
+    kill_grace: Duration,
+    group: &Group,
+) -> Collected {
+    let mut deadline = Instant::now() + kill_grace;
+    let mut killed = false;
+    let mut done = 0;
+    while done < collectors.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match readers_done.recv_timeout(left) {
+            Ok(()) => done += 1,
+            Err(RecvTimeoutError::Timeout) if !killed => {
+                tracing::warn!("processes left behind still hold the output: killing them");
+                group.kill();
+                killed = true;
+                deadline = Instant::now() + kill_grace;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!(
+                    "a process outside make's process group still holds its output; not waiting for it"
+                );
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                tracing::warn!("an output reader ended abnormally (did the line callback panic?)");
+                break;
+            }
         }
     }
+    collectors.sort_by_key(|(stream, _)| *stream == Stream::Stderr);
+    collectors
+        .drain(..)
+        .map(|(_, sink)| match sink.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        })
+        .fold(Collected::default(), Collected::merge)
 }

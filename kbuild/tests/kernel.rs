@@ -34,7 +34,7 @@ kernelversion:
 modules:
     @echo 'modules M=$(M)'
 show:
-    @echo \"kcflags=$(KCFLAGS)\"; echo \"user=$$KBUILD_BUILD_USER host=$$KBUILD_BUILD_HOST ts=$$KBUILD_BUILD_TIMESTAMP v=$$KBUILD_BUILD_VERSION\""
+    @echo \"kcflags=$(KCFLAGS)\"; echo \"user=$$KBUILD_BUILD_USER host=$$KBUILD_BUILD_HOST ts=$$KBUILD_BUILD_TIMESTAMP v=$$KBUILD_BUILD_VERSION\"; echo \"kaflags=$(KAFLAGS)|hostcflags=$(HOSTCFLAGS)|sde=$$SOURCE_DATE_EPOCH\""
         ),
     );
 }
@@ -220,6 +220,40 @@ fn reproducible_mode_fixes_identity_and_maps_paths() {
     assert_eq!(
         outcome.stdout[1],
         "user=kforge host=kforge ts=Thu Jan  1 00:00:00 UTC 1970 v=1"
+    );
+    let maps = format!(
+        "-ffile-prefix-map={src}=. -ffile-prefix-map={src}/= -ffile-prefix-map={out}=. -ffile-prefix-map={out}/="
+    );
+    // The host programs get the maps too (objtool is built with -g); no epoch asked for.
+    assert_eq!(
+        outcome.stdout[2],
+        format!("kaflags={maps}|hostcflags={maps}|sde=")
+    );
+}
+
+#[test]
+fn reproducible_mode_sets_source_date_epoch_and_leaves_old_hostcflags_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // Before 4.19 HOSTCFLAGS was the Makefile's own variable.
+    fake_tree(dir.path(), 4, 14, 0);
+    let mut tree = KernelTree::new(dir.path());
+    tree.reproducible(Reproducible {
+        source_date_epoch: Some(1_700_000_000),
+        ..Reproducible::default()
+    });
+    let outcome = tree.make(["show"]).capture_stdout(true).run().unwrap();
+    assert!(
+        outcome.stdout[2].ends_with("|hostcflags=|sde=1700000000"),
+        "{:?}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .env
+            .iter()
+            .any(|e| e.key == "SOURCE_DATE_EPOCH" && e.value.as_deref() == Some("1700000000")),
+        "the outcome carries the environment change: {:?}",
+        outcome.env
     );
 }
 

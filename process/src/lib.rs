@@ -15,8 +15,9 @@
 //!   way (a background job, an `ssh` that would hold the output pipes open);
 //! - the child is reaped before the call returns: nothing outlives the call.
 //!
-//! [`run`] runs a command to the end with its output captured; [`stop_group`] and
-//! [`group_has_live_members`] are the primitives, for supervisors that stream output.
+//! [`run`] runs a command to the end with its output captured. [`Group`] is the building
+//! block under it, for supervisors that stream a child's output themselves (kbuild's make
+//! runner); [`stop_group`] and [`group_has_live_members`] are the primitives under that.
 //!
 //! ```
 //! use std::process::Command;
@@ -33,6 +34,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod group;
+pub use group::Group;
+
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +44,6 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 /// The default time a signalled group gets between SIGTERM and SIGKILL.
@@ -179,25 +182,22 @@ pub fn describe(command: &Command) -> String {
 /// Run `command` to the end with stdout and stderr captured, under the guarantees of the crate
 /// documentation. stdin is `/dev/null` unless [`Options::stdin`] gives bytes.
 pub fn run(command: &mut Command, options: &Options<'_>) -> Result<Captured, Error> {
-    use std::os::unix::process::CommandExt;
     let text = describe(command);
     tracing::debug!(command = %text, "running");
-    let mut child = command
+    command
         .stdin(if options.stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            command: text.clone(),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    let mut group = Group::spawn(command, options.grace).map_err(|source| Error::Spawn {
+        command: text.clone(),
+        source,
+    })?;
     let started = Instant::now();
-    let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let child = group.child_mut();
     let writer = {
         let pipe = child.stdin.take();
         let input = options.stdin.map(<[u8]>::to_vec);
@@ -229,8 +229,16 @@ pub fn run(command: &mut Command, options: &Options<'_>) -> Result<Captured, Err
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let mut pause = Duration::from_micros(100);
+    // The waiter thread reports the exit at once; the tick bounds how late an interrupt or a
+    // deadline is noticed.
     let stopped = loop {
+        let mut tick = TICK;
+        if let Some(timeout) = options.timeout {
+            tick = tick.min(timeout.saturating_sub(started.elapsed()));
+        }
+        if group.wait_exited(tick) {
+            break None;
+        }
         if options.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
             break Some(Error::Interrupted {
                 command: text.clone(),
@@ -244,35 +252,13 @@ pub fn run(command: &mut Command, options: &Options<'_>) -> Result<Captured, Err
                 after: timeout,
             });
         }
-        match waitid(
-            Id::Pid(pgid),
-            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG,
-        ) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {
-                // Short pauses first: most probes end within milliseconds, and a probe run
-                // dozens of times in a row (Kconfig's `$(shell,…)`) must not wait a tick each
-                // time. Past the first second, one tick.
-                std::thread::sleep(pause);
-                let cap = if started.elapsed() < Duration::from_secs(1) {
-                    Duration::from_millis(1)
-                } else {
-                    TICK
-                };
-                pause = (pause * 2).min(cap);
-            }
-            Ok(_) => break None,
-            Err(e) => {
-                break Some(Error::Wait {
-                    command: text.clone(),
-                    source: e.into(),
-                });
-            }
-        }
     };
-    // Whatever is still in the group (all of it when stopped, leftovers otherwise) is stopped
-    // while the leader's zombie keeps the group id reserved; then the leader is reaped.
-    stop_group(child.id(), options.grace);
-    let status = child.wait();
+    if stopped.is_some() {
+        group.terminate();
+    }
+    // Whatever is still in the group is stopped while the leader's zombie keeps the group id
+    // reserved; then the leader is reaped.
+    let status = group.reap();
     let _ = writer.join();
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
@@ -314,7 +300,7 @@ pub fn stop_group(pgid: u32, grace: Duration) {
     signal_group(pgid, Signal::SIGKILL);
 }
 
-fn signal_group(pgid: Pid, signal: Signal) {
+pub(crate) fn signal_group(pgid: Pid, signal: Signal) {
     match killpg(pgid, signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(err) => tracing::warn!(pgid = pgid.as_raw(), %signal, error = %err, "killpg failed"),

@@ -26,7 +26,7 @@ pub struct KernelArgs {
     /// Cache of `$(shell,…)` probe results, keyed by the command and the identity of the
     /// programs it runs [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge,
     /// then kconfig-probes]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long = "probe-cache-dir", alias = "probe-cache", value_name = "DIR")]
     probe_cache: Option<PathBuf>,
     /// Run every probe, read and write no probe cache.
     #[arg(long, conflicts_with = "probe_cache")]

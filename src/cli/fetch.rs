@@ -53,8 +53,8 @@ struct CommonArgs {
     /// Destination directory (must not exist; written atomically).
     #[arg(long, value_name = "DIR")]
     dest: PathBuf,
-    /// Cache directory [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge].
-    #[arg(long, value_name = "DIR")]
+    /// Download cache [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge].
+    #[arg(long = "cache-dir", alias = "cache", value_name = "DIR")]
     cache: Option<PathBuf>,
     /// Use only the cache; fail naming what is missing.
     #[arg(long)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use kforge_kbuild::{
     CacheReport, ConfigResolution, KernelTree, KernelVersion, ModulesPrepared, Outcome,
-    Reproducible, ResolveStrategy,
+    ResolveStrategy,
 };
 use kforge_toolchain::{Toolchain, Wrapper, WrapperKind};
 
@@ -57,6 +57,14 @@ pub struct TreeArgs {
     /// Stop a step (and every process it started) after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// Build without the reproducible settings. By default KBUILD_BUILD_TIMESTAMP and
+    /// SOURCE_DATE_EPOCH come from the source tree's date (its commit date, or the newest
+    /// time its top files carry from the archive), KBUILD_BUILD_USER/HOST are `kforge`, and
+    /// -ffile-prefix-map for the source and build directories goes into KCFLAGS, KAFLAGS and
+    /// HOSTCFLAGS: the same inputs give the same bytes in any directory, and a compiler cache
+    /// serves a build in another directory.
+    #[arg(long)]
+    no_reproducible: bool,
 }
 
 /// A compiler cache or distributed compiler in front of CC and HOSTCC.
@@ -64,8 +72,8 @@ pub struct TreeArgs {
 pub struct WrapperArgs {
     /// Run CC and HOSTCC through this wrapper: ccache, sccache, distcc or icecc
     /// (CC="ccache gcc"); its hits, misses and remote jobs are reported. distcc needs
-    /// --distcc-hosts; icecc uses the local iceccd. With ccache or sccache the build runs in
-    /// reproducible mode, so a build in another directory hits the cache.
+    /// --distcc-hosts; icecc uses the local iceccd. The reproducible settings (on unless
+    /// --no-reproducible) let a build in another directory hit the cache.
     #[arg(long, value_name = "WRAPPER")]
     cc_wrapper: Option<WrapperKind>,
     /// distcc hosts, DISTCC_HOSTS syntax: 'HOST[:PORT][/SLOTS] …' (e.g. '10.0.0.5/8
@@ -102,16 +110,15 @@ impl WrapperArgs {
             wrapper = wrapper.with_cache_dir(std::path::absolute(dir)?);
         }
         wrapper.check()?;
-        if !kind.is_distributed() {
-            // Path-independent objects: a build in another directory hits the cache.
-            tree.reproducible(Reproducible::default());
-        }
         if kind == WrapperKind::Ccache
+            && !tree_args.no_reproducible
             && let Some(base) = tree_args.common_dir()
         {
             // Paths under the common parent of the source and build directories are hashed
             // relative to the working directory, so the same layout elsewhere hits.
             tree.env("CCACHE_BASEDIR", base.to_string_lossy().into_owned());
+            let (key, value) = kforge::steps::CCACHE_NO_HASH_DIR;
+            tree.env(key, value);
         }
         if kind.is_distributed()
             && let Some(logs) = tree_args.log_dir()
@@ -204,10 +211,6 @@ impl From<ResolveWith> for ResolveStrategy {
 pub struct BuildArgs {
     #[command(flatten)]
     tree: TreeArgs,
-    /// Fixed KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION and -ffile-prefix-map for the source and
-    /// build directories, so two builds of the same inputs are identical.
-    #[arg(long)]
-    reproducible: bool,
     /// Allow destructive targets (mrproper, distclean, Xen's world, kdelete, kclean, `clean`
     /// in a source tree without O=).
     #[arg(long)]
@@ -272,6 +275,10 @@ impl TreeArgs {
         }
         if let Some(flag) = interrupt {
             tree.interrupt(flag);
+        }
+        if !self.no_reproducible {
+            let date = kforge::repro::SourceDate::of_tree(&self.src);
+            tree.reproducible(kforge::repro::ReproSettings::new(date.as_ref()).identity());
         }
         tree
     }
@@ -409,9 +416,6 @@ fn prepare(args: PrepareArgs, out: &Output) -> anyhow::Result<ExitCode> {
 
 fn build(args: BuildArgs, out: &Output) -> anyhow::Result<ExitCode> {
     let mut tree = args.tree.tree(super::interrupt_flag());
-    if args.reproducible {
-        tree.reproducible(Reproducible::default());
-    }
     let wrapper = args.wrapper.apply(&args.tree, &mut tree)?;
     if let Some(w) = &wrapper
         && !out.quiet

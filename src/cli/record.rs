@@ -11,9 +11,11 @@ use super::Output;
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
-    /// Compare two runs: sources (URL, sha256, revision), compiler, compiler wrapper, the
-    /// final .config's hash, the artifacts' hashes (by path relative to each output
-    /// directory), and the result. Exit status 1 when they differ.
+    /// Compare two runs: whether their artifacts are identical (sha256, by path relative to
+    /// each output directory) and which inputs differ: sources (URL, sha256, revision),
+    /// compiler, compiler wrapper, the final .config's hash, the reproducible settings
+    /// (KBUILD_BUILD_TIMESTAMP, SOURCE_DATE_EPOCH, user, host, or off); and the result. Exit
+    /// status 1 when they differ.
     Diff(DiffArgs),
 }
 

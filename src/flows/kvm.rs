@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kforge_kbuild::{Configure, Make};
-use kforge_kconfig::Mode as VerifyMode;
+use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode};
 use kforge_toolchain::{Discovery, Requirement, Selection};
 
 use super::{Common, Finished, Mode, files_under};
@@ -126,6 +126,9 @@ pub struct Args {
     /// Userland make targets (default: all install).
     #[arg(long, value_name = "TARGET")]
     pub userland_target: Vec<String>,
+    /// Boot options (`--boot`: prove the build by booting it).
+    #[command(flatten)]
+    pub boot: crate::boot::kvm::BootArgs,
     /// Common options.
     #[command(flatten)]
     pub common: Common,
@@ -142,6 +145,7 @@ struct Settings {
     userland_dir: Option<PathBuf>,
     kerneldir_flag: String,
     out: PathBuf,
+    boot: Option<crate::boot::kvm::KvmBoot>,
 }
 
 fn settings(args: &Args) -> Result<Settings> {
@@ -201,7 +205,18 @@ fn settings(args: &Args) -> Result<Settings> {
         fix_tree: args.fix_tree,
         config_dir: out.join("config"),
     };
+    if args.boot.boot && howto {
+        return Err(Error::refused(
+            "--boot needs --mode modern: the HOWTO's Linux 2.6.23 does not build with today's \
+             compilers, so there is no kernel to boot",
+        ));
+    }
+    let boot = args
+        .boot
+        .boot
+        .then(|| crate::boot::kvm::KvmBoot::new(&kernel, &args.boot, &out));
     Ok(Settings {
+        boot,
         kernel_url,
         userland_url,
         modules,
@@ -270,6 +285,25 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             vec![k.command(run_for_commands, &["modules"], &[("M", dir)])],
         ));
     }
+    if let Some(dir) = &s.modules
+        && run_for_commands.options().repro_check
+    {
+        steps.push(PlannedStep::new(
+            "repro-check",
+            "Rebuild the KVM modules in a second build directory (a longer path, later, another \
+             user name) and compare them by sha256",
+            vec![
+                format!(
+                    "cp {}/.config {}/.config",
+                    quote_path(&k.build),
+                    quote_path(repro_check_dir(k))
+                ),
+                format!(
+                    "# olddefconfig, modules_prepare and M={dir} modules there with USER=LOGNAME=kforge-check, then sha256sum both"
+                ),
+            ],
+        ));
+    }
     if let (Some(url), Some(dir)) = (&s.userland_url, &s.userland_dir) {
         steps.push(PlannedStep::new(
             "fetch-userland",
@@ -310,7 +344,77 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
             )],
         ));
     }
+    if let Some(boot) = &s.boot {
+        steps.extend(boot.planned_steps(run_for_commands));
+    }
     steps
+}
+
+/// The second build directory of the reproducibility check: beside the first, a longer path.
+fn repro_check_dir(k: &KernelPlan) -> PathBuf {
+    let mut name = k
+        .build
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push("-repro-check");
+    k.build.with_file_name(name)
+}
+
+/// Rebuild the modules in [`repro_check_dir`] from the same `.config` and compare them.
+fn repro_check(s: &Settings, run: &mut Run, dir: &str) -> Result<()> {
+    let first = &s.kernel.build;
+    let second = repro_check_dir(&s.kernel);
+    let names: Vec<PathBuf> = s
+        .kernel
+        .built_modules(dir)
+        .iter()
+        .filter_map(|ko| ko.strip_prefix(first).ok().map(PathBuf::from))
+        .collect();
+    let config = Config::read(first.join(".config"))?;
+    let check_plan = KernelPlan {
+        build: second.clone(),
+        ..s.kernel.clone()
+    };
+    let src = s.kernel.src.clone();
+    let check = run.repro_check(first, &second, &names, &[src], |run, env| {
+        BuildDir::new(&second).install_config(&config)?;
+        let mut tree = check_plan.tree(run);
+        tree.log_dir(run.logs().join("repro-check"));
+        for (k, v) in env {
+            tree.env(k, v);
+        }
+        run.command_started("olddefconfig (check)");
+        tree.olddefconfig()?;
+        run.command_started("modules_prepare (check)");
+        tree.prepare_for_external_modules()?;
+        run.command_started(&format!("M={dir} modules (check)"));
+        let outcome = tree.external_module(std::path::Path::new(dir))?;
+        run.set_commands(vec![
+            format!(
+                "cp {} {}",
+                quote_path(first.join(".config")),
+                quote_path(second.join(".config"))
+            ),
+            crate::reproduce::outcome_line(&outcome),
+        ]);
+        Ok(())
+    })?;
+    if check.identical {
+        return Ok(());
+    }
+    let causes: Vec<String> = check
+        .artifacts
+        .iter()
+        .flat_map(|a| a.comparison.causes.iter().map(|c| c.to_string()))
+        .collect();
+    Err(Error::refused(format!(
+        "the modules built in {} and {} differ ({}); build.json's repro.check has the hashes \
+         and causes",
+        first.display(),
+        second.display(),
+        causes.first().map_or("no cause found", String::as_str)
+    )))
 }
 
 fn userland_make(dir: &std::path::Path, targets: &[String]) -> Make {
@@ -461,6 +565,13 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         })?;
     }
 
+    // Same inputs, same bytes? The final kernel step again, elsewhere, compared.
+    if let Some(dir) = &s.modules
+        && run.options().repro_check
+    {
+        run.step("repro-check", |run| repro_check(s, run, dir))?;
+    }
+
     // 6. ./configure --qemu-cc=gcc-3.4 --kerneldir=… --prefix=…; make all install
     if let (Some(url), Some(dir), Some(cc)) = (&s.userland_url, &s.userland_dir, &cc) {
         let sha = args.userland_sha256.clone();
@@ -513,6 +624,12 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             }
             Ok(())
         })?;
+    }
+
+    // 7. And this should work :-) — boot a kernel built from the same source and fragments,
+    // load its KVM modules and run a guest through its /dev/kvm.
+    if let Some(boot) = &s.boot {
+        boot.run(run)?;
     }
     Ok(())
 }

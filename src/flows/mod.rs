@@ -41,8 +41,8 @@ pub struct Common {
     /// Output directory: sources, build directories, logs, build.json, reproduce.sh, summary.txt.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Download cache (default: kforge's cache under $XDG_CACHE_HOME or ~/.cache).
-    #[arg(long, value_name = "DIR")]
+    /// Download cache [default: $KFORGE_CACHE_DIR, $XDG_CACHE_HOME/kforge or ~/.cache/kforge].
+    #[arg(long = "cache-dir", alias = "cache", value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// A mirror tried before each origin URL (repeatable).
     #[arg(long, value_name = "URL")]
@@ -62,8 +62,8 @@ pub struct Common {
     pub jobs: Option<usize>,
     /// Run the kernel's (and Xen's) CC and HOSTCC through a compiler cache or distributed
     /// compiler: ccache, sccache, distcc or icecc. Its hits, misses and remote jobs are
-    /// recorded per step in build.json and the summary. With ccache or sccache the kernel
-    /// steps run in reproducible mode, so a second output directory hits the cache.
+    /// recorded per step in build.json and the summary. The reproducible settings (on by
+    /// default) let a second output directory hit the cache.
     #[arg(long, value_name = "WRAPPER")]
     pub cc_wrapper: Option<kforge_toolchain::WrapperKind>,
     /// distcc hosts, DISTCC_HOSTS syntax (`HOST[:PORT][/SLOTS] …`); -j defaults to the total
@@ -76,6 +76,26 @@ pub struct Common {
     /// A private cache directory for ccache or sccache (CCACHE_DIR / SCCACHE_DIR).
     #[arg(long, value_name = "DIR", requires = "cc_wrapper")]
     pub cc_cache_dir: Option<PathBuf>,
+    /// Build without the reproducible settings. By default make steps run with
+    /// KBUILD_BUILD_TIMESTAMP and SOURCE_DATE_EPOCH from the sources' date,
+    /// KBUILD_BUILD_USER/HOST=kforge and -ffile-prefix-map for the source and build directories
+    /// (KCFLAGS, KAFLAGS, HOSTCFLAGS), so the same inputs give the same bytes in any directory
+    /// and a compiler cache serves a new output directory.
+    #[arg(long)]
+    pub no_reproducible: bool,
+    /// After the build, rebuild the final step in a second build directory (a path of another
+    /// length, later, under another user name) and compare the artifacts by sha256; when they
+    /// differ, name the cause (build path, timestamp, signature, build id, random seed) and
+    /// the first differing ELF section. The result goes to build.json (`repro.check`) and the
+    /// summary.
+    #[arg(long)]
+    pub repro_check: bool,
+    /// Sign modules with this key (a PEM file with the private key and certificate) for
+    /// configs with CONFIG_MODULE_SIG_ALL, so signed modules are identical between builds;
+    /// without it such a config signs with a key generated per build directory. kforge never
+    /// generates a key.
+    #[arg(long, value_name = "FILE")]
+    pub module_sig_key: Option<PathBuf>,
     /// Print the steps and their commands without running anything.
     #[arg(long)]
     pub plan: bool,
@@ -103,7 +123,9 @@ impl Common {
                 icecc_scheduler: self.icecc_scheduler.clone(),
                 cache_dir: self.cc_cache_dir.clone(),
             }),
-            reproducible: None,
+            reproducible: Some(!self.no_reproducible),
+            repro_check: self.repro_check,
+            module_sig_key: self.module_sig_key.clone(),
             plan_only: self.plan,
             interrupt,
         }

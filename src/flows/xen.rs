@@ -235,6 +235,13 @@ fn settings(args: &Args) -> Result<Settings> {
         .clone()
         .unwrap_or_else(|| host_xen_arch().to_string());
     check_xen_arch(&xen_arch, howto, "gcc", None)?;
+    if howto && args.common.repro_check {
+        bail!(
+            "--repro-check rebuilds Xen in a second tree, which the HOWTO's `make world` cannot \
+             use (it builds the Mercurial kernel checkout beside the first tree): use it in modern \
+             mode"
+        );
+    }
     let out = args
         .common
         .out
@@ -319,6 +326,7 @@ fn xen_make(run: &Run, s: &Settings, target: &str) -> Make {
         .log_file(run.logs().join(format!("xen-{target}.log")));
     run.supervise_make(&mut make, &format!("make {target}"));
     run.wrap_make(&mut make);
+    run.reproducible_make(&mut make);
     make
 }
 
@@ -399,10 +407,86 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
             xen_make_planned(run, s, &s.xen_target).command_line(),
         )],
     ));
+    if run.options().repro_check {
+        let second = repro_check_dir(&s.xen_dir);
+        steps.push(PlannedStep::new(
+            "repro-check",
+            &format!(
+                "Build `make {}` again in a second Xen tree (a longer path, later, another user \
+                 name) and compare dist/install/boot by sha256",
+                s.xen_target
+            ),
+            vec![
+                format!(
+                    "# extract the Xen archive again into {}",
+                    quote_path(&second)
+                ),
+                format!(
+                    "(cd {} && env USER=kforge-check LOGNAME=kforge-check make {})",
+                    quote_path(&second),
+                    quote(&s.xen_target)
+                ),
+            ],
+        ));
+    }
     if let Some((url, k)) = &s.dom0 {
         steps.extend(k.planned_steps(run, url, args.kernel_sha256.as_deref(), "dom0 kernel"));
     }
     steps
+}
+
+/// The second Xen tree of the reproducibility check: beside the first, a longer path.
+fn repro_check_dir(xen_dir: &Path) -> PathBuf {
+    let mut name = xen_dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push("-repro-check");
+    xen_dir.with_file_name(name)
+}
+
+/// Extract the Xen archive again beside the first tree, build the same target there and
+/// compare what it installed under `dist/install/boot`.
+fn repro_check(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
+    let first = &s.xen_dir;
+    let second = repro_check_dir(first);
+    let boot = Path::new("dist/install/boot");
+    let names: Vec<PathBuf> = files_under(first.join(boot))
+        .iter()
+        .filter_map(|f| f.strip_prefix(first).ok().map(PathBuf::from))
+        .collect();
+    let sha = args.xen_sha256.clone();
+    let check = run.repro_check(first, &second, &names, &[], |run, env| {
+        // The check's own directory, emptied by repro_check: extract into it afresh.
+        std::fs::remove_dir(&second).map_err(|e| Error::io("remove", &second, e))?;
+        run.fetch_archive("xen-repro-check", &s.xen_url, sha.as_deref(), &second, &[])?;
+        let mut make = xen_make(run, &second, &s.xen_target);
+        make.log_file(
+            run.logs()
+                .join(format!("xen-{}-repro-check.log", s.xen_target)),
+        );
+        for (k, v) in env {
+            make.env(k, v);
+        }
+        let outcome = make.run()?;
+        run.set_commands(vec![crate::reproduce::outcome_line(&outcome)]);
+        Ok(())
+    })?;
+    if check.identical {
+        return Ok(());
+    }
+    let cause = check
+        .artifacts
+        .iter()
+        .flat_map(|a| a.comparison.causes.iter().map(|c| c.to_string()))
+        .next()
+        .unwrap_or_else(|| "no cause found".into());
+    bail!(
+        "the Xen builds in {} and {} differ ({cause}); build.json's repro.check has the hashes \
+         and causes",
+        first.display(),
+        second.display()
+    )
 }
 
 /// Run the Xen flow, reporting to `observer`, watching `interrupt` (Ctrl-C). `build.json`,
@@ -514,6 +598,9 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         run.step_note(format!("{}: {}", boot.display(), names.join(", ")));
         Ok(())
     })?;
+    if run.options().repro_check {
+        run.step("repro-check", |run| repro_check(args, s, run))?;
+    }
     if let Some((url, k)) = &s.dom0 {
         let sha = args.kernel_sha256.clone();
         run.step("fetch-kernel", |run| {
@@ -654,8 +741,8 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
                 let desc = running.path.display().to_string();
                 (running.config, desc)
             }
-            BaseConfig::Defconfig => bail!(
-                "--config defconfig is for the modern mode; the HOWTO copies a .config file \
+            BaseConfig::Defconfig | BaseConfig::Tinyconfig => bail!(
+                "--config defconfig and tinyconfig are for the modern mode; the HOWTO copies a .config file \
                  (e.g. --config /boot/config-2.6.18-my)"
             ),
         };

@@ -206,18 +206,57 @@ pub(crate) fn identify(
         return Err(Error::Target(out.failure(shown)));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let target = text.trim();
-    if !looks_like_triple(target) {
-        return Err(Error::BadTarget {
-            command: shown,
-            output: target.to_string(),
-        });
-    }
+    let target = checked_target(&shown, &text)?;
     Ok(Identity {
         family,
         version,
-        target: target.to_string(),
+        target,
     })
+}
+
+fn checked_target(command: &str, output: &str) -> Result<String, Error> {
+    let target = output.trim();
+    if !looks_like_triple(target) {
+        return Err(Error::BadTarget {
+            command: command.to_string(),
+            output: target.to_string(),
+        });
+    }
+    Ok(target.to_string())
+}
+
+impl Identity {
+    /// Identify a compiler from what it printed, as [`Compiler`](crate::Compiler) does after
+    /// running it: `macros` is the output of `PROGRAM -dM -E -x c /dev/null`, `target` the
+    /// output of `PROGRAM -dumpmachine`; `program` names the commands in errors.
+    ///
+    /// ```
+    /// use kforge_toolchain::{Family, Identity, Version};
+    ///
+    /// let macros = "#define __GNUC__ 4\n#define __GNUC_MINOR__ 2\n#define __GNUC_PATCHLEVEL__ 1\n\
+    ///               #define __clang__ 1\n#define __clang_major__ 14\n\
+    ///               #define __clang_minor__ 0\n#define __clang_patchlevel__ 6\n";
+    /// let id = Identity::from_outputs("/usr/bin/clang-14", macros, "x86_64-pc-linux-gnu\n")?;
+    /// assert_eq!((id.family, id.version), (Family::Clang, Version::new(14, 0, 6)));
+    /// assert_eq!(id.target, "x86_64-pc-linux-gnu");
+    /// # Ok::<(), kforge_toolchain::identify::Error>(())
+    /// ```
+    pub fn from_outputs(
+        program: impl AsRef<Path>,
+        macros: &str,
+        target: &str,
+    ) -> Result<Identity, Error> {
+        let program = program.as_ref();
+        let command = command::display_command(program, &macro_args());
+        let (family, version) = family_and_version(&command, &parse_macros(macros), macros)?;
+        let shown = command::display_command(program, &[OsString::from("-dumpmachine")]);
+        let target = checked_target(&shown, target)?;
+        Ok(Identity {
+            family,
+            version,
+            target,
+        })
+    }
 }
 
 /// Find `program` like a shell does: a name without `/` is looked up in `path` (a `PATH`-style

@@ -1,0 +1,242 @@
+//! The boot step with real parts: the initramfs read back by GNU cpio, a real QEMU booting a
+//! multiboot kernel of a few instructions (tests/fixtures/boot/multiboot.S, built with gcc
+//! -m32) that prints a result, a panic line or nothing, and console logs recorded from real
+//! boots of a Linux 6.1 kernel built by the KVM flow.
+//!
+//! Needs qemu-system-x86, cpio and gcc-multilib (scripts/install-deps test).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use kforge::boot::console::GuestReport;
+use kforge::boot::initramfs::Initramfs;
+use kforge::boot::kvm::{Proof, record_from};
+use kforge::boot::{Accel, AccelUsed, BootOptions, Error, boot};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/boot")
+        .join(name)
+}
+
+fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    assert!(
+        found,
+        "{program} is not installed: apt-get install {package} (or scripts/install-deps test)"
+    );
+}
+
+/// The test kernel, printing `message` and then ending as `end` says (`END_RESET`: QEMU
+/// exits, `END_HANG`: spins forever).
+fn test_kernel(dir: &Path, message: &str, end: &str) -> PathBuf {
+    let out = dir.join(format!("kernel-{end}.elf"));
+    let c_string = format!("\"{}\"", message.replace('\n', "\\r\\n"));
+    let status = Command::new("gcc")
+        .args([
+            "-m32",
+            "-nostdlib",
+            "-static",
+            "-Wl,-Ttext=0x100000",
+            "-Wl,--build-id=none",
+        ])
+        .arg(format!("-D{end}"))
+        .arg(format!("-DMESSAGE={c_string}"))
+        .arg("-o")
+        .arg(&out)
+        .arg(fixture("multiboot.S"))
+        .status()
+        .expect("gcc runs");
+    assert!(
+        status.success(),
+        "gcc -m32 failed: apt-get install gcc-multilib (or scripts/install-deps test)"
+    );
+    out
+}
+
+fn options(kernel: &Path, dir: &Path) -> BootOptions {
+    require("qemu-system-x86_64", "qemu-system-x86");
+    let mut options = BootOptions::new(kernel, dir.join("logs/console.log"));
+    options.accel = Accel::Tcg;
+    options.memory_mib = 64;
+    options.timeout = Duration::from_secs(60);
+    options
+}
+
+/// Processes whose command line mentions `needle` (the test's own console path).
+fn processes_naming(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+#[test]
+fn the_initramfs_lists_back_with_cpio() {
+    require("cpio", "cpio");
+    let dir = tempfile::tempdir().unwrap();
+    let mut image = Initramfs::new();
+    image.busybox(Initramfs::BUSYBOX).expect(
+        "a static busybox at /bin/busybox: apt-get install busybox-static (or scripts/install-deps test)",
+    );
+    image.text("/init", "#!/bin/sh\necho hi\n", 0o755).unwrap();
+    image
+        .bytes("/lib/modules/kvm.ko", vec![0x7f, b'E', b'L', b'F'], 0o644)
+        .unwrap();
+    let path = dir.path().join("out/initramfs.cpio");
+    image.write(&path).unwrap();
+    let cpio = |args: &[&str]| {
+        let out = Command::new("cpio")
+            .args(args)
+            .args(["--quiet", "-F"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let names = cpio(&["-t"]);
+    let expected: Vec<String> = image
+        .paths()
+        .map(|p| p.trim_start_matches('/').to_string())
+        .collect();
+    assert_eq!(names.lines().collect::<Vec<_>>(), expected, "{names}");
+    let long = cpio(&["-t", "-v"]);
+    let line = |name: &str| {
+        long.lines()
+            .find(|l| l.ends_with(&format!(" {name}")) || l.contains(&format!(" {name} -> ")))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{long}"))
+            .to_string()
+    };
+    assert!(line("init").starts_with("-rwxr-xr-x"), "{}", line("init"));
+    assert!(line("bin/sh").starts_with('l') && line("bin/sh").ends_with("bin/sh -> busybox"));
+    assert!(line("dev/console").starts_with("crw-------"));
+    assert!(line("lib/modules").starts_with('d'));
+    // The busybox inside is the host's, byte for byte.
+    let extract = tempfile::tempdir().unwrap();
+    let out = Command::new("cpio")
+        .args(["-i", "-d", "--quiet", "-F"])
+        .arg(&path)
+        .arg("bin/busybox")
+        .current_dir(extract.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read(extract.path().join("bin/busybox")).unwrap(),
+        std::fs::read(Initramfs::BUSYBOX).unwrap()
+    );
+}
+
+#[test]
+fn a_guest_result_is_read_from_the_serial_console_and_qemu_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = test_kernel(
+        dir.path(),
+        "booting\nKFORGE-BOOT begin\nKFORGE-BOOT answer 42\nKFORGE-BOOT end\n",
+        "END_RESET",
+    );
+    let options = options(&kernel, dir.path());
+    let booted = boot(&options).expect("boots");
+    assert_eq!(booted.accel, AccelUsed::Tcg);
+    assert!(booted.report.init_started && booted.report.finished);
+    assert_eq!(booted.report.get("answer"), Some("42"));
+    assert_eq!(booted.command[0], "qemu-system-x86_64");
+    assert!(booted.command.windows(2).any(|w| w == ["-accel", "tcg"]));
+    let console = std::fs::read_to_string(&booted.console_log).unwrap();
+    assert!(console.starts_with("booting\r\n"), "{console:?}");
+}
+
+#[test]
+fn a_kernel_panic_is_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = test_kernel(
+        dir.path(),
+        "Linux version 6.1.0\n[    0.82] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n",
+        "END_RESET",
+    );
+    let err = boot(&options(&kernel, dir.path())).unwrap_err();
+    match &err {
+        Error::KernelPanic { line, .. } => assert_eq!(
+            line,
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().starts_with("Kernel panic - not syncing"));
+}
+
+#[test]
+fn a_guest_that_never_answers_is_stopped_at_the_deadline_and_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = test_kernel(dir.path(), "waiting for nothing\n", "END_HANG");
+    let mut options = options(&kernel, dir.path());
+    options.timeout = Duration::from_secs(3);
+    let console = options.console_log.to_string_lossy().into_owned();
+    let start = Instant::now();
+    let err = boot(&options).unwrap_err();
+    match &err {
+        Error::NoResult {
+            after, last_line, ..
+        } => {
+            assert_eq!(*after, Duration::from_secs(3));
+            assert_eq!(last_line.as_deref(), Some("waiting for nothing"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(processes_naming(&console), Vec::<i32>::new());
+}
+
+#[test]
+fn an_interrupt_stops_qemu() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = test_kernel(dir.path(), "waiting\n", "END_HANG");
+    let mut options = options(&kernel, dir.path());
+    let flag = Arc::new(AtomicBool::new(false));
+    options.interrupt = Some(Arc::clone(&flag));
+    let console = options.console_log.to_string_lossy().into_owned();
+    let raise = Arc::clone(&flag);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        raise.store(true, Ordering::SeqCst);
+    });
+    let start = Instant::now();
+    let err = boot(&options).unwrap_err();
+    assert!(err.is_interrupted(), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(processes_naming(&console), Vec::<i32>::new());
+}
+
+#[test]
+fn a_missing_qemu_names_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = dir.path().join("bzImage");
+    std::fs::write(&kernel, b"not booted").unwrap();
+    let mut options = BootOptions::new(&kernel, dir.path().join("console.log"));
+    options.accel = Accel::Tcg;
+    options.qemu = "/nonexistent/qemu-system-x86_64".into();
+    let err = boot(&options).unwrap_err();
+    assert!(matches!(err, Error::QemuMissing { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("install the Debian package qemu-system-x86"),
+        "{err}"
+    );
+    // Auto acceleration probes with the same program (or finds no /dev/kvm and takes TCG):
+    // the same error either way, never a fallback that hides it.
+    options.accel = Accel::Auto;
+    assert!(matches!(
+        boot(&options).unwrap_err(),
+        Error::QemuMissing { .. }
+    ));
+}

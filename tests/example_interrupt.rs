@@ -1,0 +1,185 @@
+//! Ctrl-C on the flow examples (`examples/kvm.rs`, `examples/xen.rs`): while the first download
+//! stalls on a server that accepts the connection and never answers, SIGINT stops the run
+//! within a few seconds, the exit status is 130, and the record says the run was interrupted.
+//!
+//! `cargo test --all-targets` (the README's test command) builds the examples before it runs
+//! the tests, so the binaries are found next to this test's own; a binary older than the
+//! sources it is built from fails the test with the command that rebuilds it.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/examples/<name>`, from this test binary's `target/<profile>/deps/`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/");
+    let path = profile_dir.join("examples").join(name);
+    let rebuild = format!(
+        "build it first: `cargo build --example {name}` (or run `cargo test --all-targets`)"
+    );
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing; {rebuild}", path.display()));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let newest = [
+        "src",
+        "examples",
+        "fetch/src",
+        "kconfig/src",
+        "kbuild/src",
+        "toolchain/src",
+        "process/src",
+    ]
+    .iter()
+    .flat_map(|dir| newest_files(&root.join(dir)))
+    .max();
+    if let Some((modified, file)) = newest {
+        assert!(
+            built >= modified,
+            "{} is older than {}; {rebuild}",
+            path.display(),
+            file.display()
+        );
+    }
+    path
+}
+
+fn newest_files(dir: &std::path::Path) -> Vec<(std::time::SystemTime, PathBuf)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(newest_files(&path));
+        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+            found.push((modified, path));
+        }
+    }
+    found
+}
+
+/// A server that accepts connections and never answers: its URL base, and a channel that
+/// reports each accepted connection.
+fn stalled_server() -> (String, Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (accepted, connections) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Hold every connection open, unread, until the test process ends.
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    (format!("http://{addr}"), connections)
+}
+
+fn interrupt_and_wait(mut child: std::process::Child, connections: &Receiver<()>) -> (i32, String) {
+    // Wait until the download is under way: the server holds the example's connection.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while connections.try_recv().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the example never connected to the server"
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            panic!("the example ended before the interrupt ({status}): {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "the example did not stop within 10 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    eprintln!("exited {:?} after SIGINT", sent.elapsed());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code().unwrap_or(-1), stderr)
+}
+
+fn assert_interrupted_record(out: &std::path::Path) {
+    let text = std::fs::read_to_string(out.join("build.json")).expect("build.json");
+    let record: serde_json::Value = serde_json::from_str(&text).expect("build.json is JSON");
+    let text = record.to_string();
+    assert!(
+        text.contains("interrupted"),
+        "build.json does not say the run was interrupted: {text}"
+    );
+}
+
+#[test]
+fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
+    let (base, connections) = stalled_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = Command::new(example("kvm"))
+        .args(["--kernel", &format!("{base}/linux-6.1.tar.xz")])
+        .args(["--allow-unpinned", "--config", "defconfig", "--no-modules"])
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) = interrupt_and_wait(child, &connections);
+    assert_eq!(code, 130, "{stderr}");
+    assert_interrupted_record(&out);
+}
+
+#[test]
+fn ctrl_c_on_the_xen_example_during_a_stalled_download_exits_130() {
+    let (base, connections) = stalled_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let child = Command::new(example("xen"))
+        .args(["--xen", &format!("{base}/xen-4.17.5.tar.gz")])
+        .args(["--allow-unpinned", "--no-dom0"])
+        .arg("--out")
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) = interrupt_and_wait(child, &connections);
+    assert_eq!(code, 130, "{stderr}");
+    assert_interrupted_record(&out);
+}
