@@ -100,7 +100,7 @@ pub struct StepRecord {
     /// For a failed make or configure step: the first real cause found in its output (kind,
     /// `file:line`, tool, failed target, excerpt, era hint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<kforge_kbuild::Cause>,
+    pub cause: Option<Box<kforge_kbuild::Cause>>,
 }
 
 /// A source that was fetched.

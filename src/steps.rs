@@ -355,7 +355,7 @@ impl Run {
             self.set_commands(vec![reproduce::failure_line(failure)]);
             self.set_log(failure.log_file.clone());
             if let Some(step) = self.record.steps.last_mut() {
-                step.cause = failure.cause.clone();
+                step.cause = failure.cause.clone().map(Box::new);
             }
         }
         if let Some(step) = self.record.steps.last_mut() {

@@ -740,3 +740,59 @@ fn the_plan_shows_the_resolve_command_of_the_kernels_era() {
     );
     assert_eq!(fx.server.hits("linux-mini-6.1.tar.gz"), 0);
 }
+
+#[test]
+fn a_kernel_older_than_oldnoconfig_resolves_with_default_answers_and_reproduces_so() {
+    // A 2.6.23 tree (the HOWTO's kernel): the flow runs `oldconfig` with every prompt answered
+    // by its default, and both the plan and reproduce.sh say `yes "" | … oldconfig`.
+    let fx = Fixture::new();
+    let kernel = fx.out("trees/linux-2.6.23");
+    trees::write_kernel_tree(&kernel);
+    let makefile = std::fs::read_to_string(kernel.join("Makefile")).unwrap();
+    let makefile = makefile
+        .replacen("VERSION = 6", "VERSION = 2", 1)
+        .replacen("PATCHLEVEL = 1", "PATCHLEVEL = 6", 1)
+        .replacen("SUBLEVEL = 0", "SUBLEVEL = 23", 1);
+    std::fs::write(kernel.join("Makefile"), makefile).unwrap();
+    let tgz = tarball(&kernel, "linux-2.6.23");
+    let sha = sha256_hex(&tgz);
+    let url = fx.server.serve("linux-2.6.23.tar.gz", tgz);
+    let out = fx.out("out-2.6.23");
+    let cache = fx.out("cache");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "--kernel",
+            &url,
+            "--kernel-sha256",
+            &sha,
+            "--config",
+            fx.base_config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--no-modules",
+            "-q",
+        ];
+        v.extend_from_slice(extra);
+        flow::kvm::Args::try_parse_from(argv("kvm", &v)).unwrap()
+    };
+    let plan = flow::kvm::run(args(&["--plan"])).expect("plan");
+    assert!(plan.contains("$ yes \"\" | make "), "{plan}");
+    flow::kvm::run(args(&[])).expect("the flow passes");
+    let json = build_json(&out);
+    let commands = step(&json, "olddefconfig").unwrap()["commands"].to_string();
+    assert!(commands.contains("yes \\\"\\\" | (cd "), "{commands}");
+    assert!(commands.contains(" oldconfig)"), "{commands}");
+    let reproducer = std::fs::read_to_string(out.join("reproduce.sh")).unwrap();
+    let line = reproducer
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains(" oldconfig"))
+        .expect(&reproducer);
+    assert!(line.starts_with("yes \"\" | (cd "), "{line}");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(
+        summary.contains("every prompt answered with its default"),
+        "{summary}"
+    );
+}

@@ -42,8 +42,8 @@ const MAX_BLOCK_LINES: usize = 40;
 const MAX_FOREIGN_LINES: usize = 200;
 /// Causes kept per stream (the earliest ones).
 const MAX_CAUSES: usize = 4;
-/// Recent lines kept per stream for the context before a compiler error.
-const RECENT_LINES: usize = 3;
+/// Recent lines looked at for the context before a compiler error.
+const RECENT_LINES: usize = 6;
 
 /// The scripting language of a [`CauseKind::Traceback`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -324,6 +324,13 @@ impl Detector {
         {
             self.failed_targets.push((seq, target));
         }
+        // `make: [Makefile:3: x] Error 1 (ignored)`: the failure just before did not stop the
+        // build (`-cmd`, `-i`), so it is not the cause.
+        if line.ends_with(" (ignored)") && line.starts_with("make") && line.contains(": [") {
+            self.close();
+            self.found.pop();
+            return;
+        }
         let mut consumed = false;
         if self.open.is_some() {
             consumed = self.continue_open(line);
@@ -352,7 +359,13 @@ impl Detector {
         };
         match open {
             Open::Python { lines, .. } => {
-                if line.starts_with(' ') || line.starts_with('\t') || line.is_empty() {
+                // A frame (`  File "x", line N, in f`), its code and carets (4 spaces), or a
+                // blank line; kbuild's `  CC      x.o` and other two-space lines are not.
+                if line.starts_with("  File \"")
+                    || line.starts_with("    ")
+                    || line.starts_with('\t')
+                    || line.is_empty()
+                {
                     push_bounded(lines, line);
                     self.foreign = 0;
                     true
@@ -448,18 +461,25 @@ impl Detector {
             | CauseKind::Link { .. } => {
                 // The lines just before that belong to it: `In function`, `In file included
                 // from`, and for a linker error its `ld: a.o: in function` line.
+                // Another target's lines may sit in between under -j: skip them, and take
+                // only this file's `In function` line.
+                let file = cause.location.as_ref().map(|l| l.file.as_str());
                 let mut before: Vec<String> = Vec::new();
                 for recent in recent.iter().rev().take(RECENT_LINES) {
-                    let belongs = recent.contains(": In function")
-                        || recent.contains(": In member function")
+                    let in_function =
+                        recent.contains(": In function") || recent.contains(": In member function");
+                    let belongs = (in_function
+                        && file.is_none_or(|f| recent.starts_with(&format!("{f}: "))))
                         || recent.starts_with("In file included from")
                         || recent.starts_with("                 from ")
                         || (matches!(cause.kind, CauseKind::Link { .. })
                             && recent.contains(": in function "));
-                    if !belongs {
+                    if belongs {
+                        before.insert(0, recent.clone());
+                    }
+                    if in_function {
                         break;
                     }
-                    before.insert(0, recent.clone());
                 }
                 before.append(&mut cause.excerpt);
                 cause.excerpt = before;
@@ -547,6 +567,7 @@ fn worth_a_look(line: &str, kind: LineKind) -> bool {
         return true;
     }
     if line.starts_with("Traceback")
+        || line.starts_with("Console input/output is redirected")
         || line.starts_with("  File \"")
         || line.starts_with("FAILED: ")
         || line.ends_with("not found")
@@ -606,25 +627,30 @@ fn is_ninja_progress(line: &str) -> bool {
         })
 }
 
-/// `ValueError: message`, `KeyboardInterrupt`, `subprocess.CalledProcessError: …`.
+/// `ValueError: message`, `KeyboardInterrupt`, `subprocess.CalledProcessError: …`: a class
+/// name (its last dotted part capitalised, or an `…error` such as `socket.error`), then `: ` or
+/// the end of the line. `noise: still working` is not one.
 fn is_exception_line(line: &str) -> bool {
-    let name = line.split(':').next().unwrap_or(line);
-    !name.is_empty()
-        && !name.contains(' ')
+    let (name, rest) = match line.split_once(':') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (line, None),
+    };
+    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with(' ')) {
+        return false;
+    }
+    let valid = !name.is_empty()
         && name
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        && (name.ends_with("Error")
-            || name.ends_with("Exception")
-            || name.ends_with("Interrupt")
-            || name.ends_with("Exit")
-            || name.ends_with("Warning")
-            || name.ends_with("Iteration")
-            || line.contains(": "))
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let class = name.rsplit('.').next().unwrap_or(name);
+    valid
+        && (class.starts_with(|c: char| c.is_ascii_uppercase())
+            || class.ends_with("error")
+            || class.ends_with("Error"))
 }
 
 /// `  File "gen.py", line 7, in <module>` -> (`gen.py`, 7).
@@ -753,6 +779,10 @@ fn cause(kind: CauseKind, line: &str, location: Option<Location>, tool: Option<&
 
 /// A cause stated by one line (it may be followed by context lines).
 fn single_line_cause(line: &str) -> Option<Cause> {
+    // Kconfig's conf asked a question with stdin closed (2.6-era `oldconfig`).
+    if line.starts_with("Console input/output is redirected") {
+        return Some(cause(CauseKind::Kconfig, line, None, Some("kconfig")));
+    }
     // Fast path: every form below contains a colon, except Perl's `… at x.pl line N.`.
     if !line.contains(':') {
         return perl_error(line);
@@ -770,7 +800,10 @@ fn single_line_cause(line: &str) -> Option<Cause> {
                 Some("make"),
             ));
         }
-        if !message.starts_with('[') && !message.starts_with("Waiting for unfinished") {
+        if !message.starts_with('[')
+            && !message.starts_with("Waiting for unfinished")
+            && !message.starts_with("Deleting ")
+        {
             // `Makefile:3: *** missing separator.  Stop.` or a Makefile's own $(error …).
             let location = leading_location(line).map(|(l, _)| l);
             return Some(cause(CauseKind::Makefile, line, location, Some("make")));
@@ -1067,6 +1100,18 @@ fn hint(cause: &Cause) -> Option<String> {
         {
             Some("the 32-bit C library or libgcc is missing: apt-get install gcc-multilib".into())
         }
+        CauseKind::Kconfig
+            if cause
+                .message
+                .starts_with("Console input/output is redirected") =>
+        {
+            Some(
+                "Kconfig asked a question with stdin closed: answer every prompt with its \
+                 default (`yes \"\" | make oldconfig`, Make::answer_prompts_with_defaults) or use \
+                 olddefconfig where the kernel has it (3.7+; oldnoconfig 2.6.36-3.6)"
+                    .into(),
+            )
+        }
         CauseKind::Makefile if cause.message.contains("mixed implicit and normal rules") => Some(
             "this Makefile predates GNU make 3.82, which rejects mixed implicit and normal \
              rules: run it with make 3.81 (Make::program) or apply the tree's later Makefile fix"
@@ -1283,6 +1328,84 @@ mod tests {
         assert_eq!(back, c);
         let c = first(&["drivers/Kconfig:3: can't open file \"drivers/foo/Kconfig\""]);
         assert_eq!(c.kind, CauseKind::Kconfig);
+    }
+
+    #[test]
+    fn ignored_failures_and_make_chatter_are_not_causes() {
+        let c = first(&[
+            "rm: cannot remove 'x': No such file or directory",
+            "/bin/sh: 1: optional-tool: not found",
+            "make: [Makefile:3: clean-extra] Error 127 (ignored)",
+            "a.c:1:1: error: expected ';'",
+            "make[1]: *** Deleting file 'a.o'",
+            "make[1]: *** [Makefile:5: a.o] Error 1",
+        ]);
+        assert_eq!(c.kind, CauseKind::Compile);
+        assert_eq!(c.target.as_deref(), Some("a.o"));
+        assert!(find_cause(["make[1]: *** Deleting file 'a.o'"]).is_none());
+    }
+
+    #[test]
+    fn a_traceback_skips_interleaved_lines() {
+        let c = first(&[
+            "Traceback (most recent call last):",
+            "  CC      drivers/noise.o",
+            "  File \"gen.py\", line 3, in <module>",
+            "noise.c:1:1: warning: unused thing",
+            "    main()",
+            "  LD      vmlinux.o",
+            "  File \"gen.py\", line 2, in main",
+            "    raise ValueError('x')",
+            "ValueError: x",
+        ]);
+        assert_eq!(
+            c.excerpt,
+            [
+                "Traceback (most recent call last):",
+                "  File \"gen.py\", line 3, in <module>",
+                "    main()",
+                "  File \"gen.py\", line 2, in main",
+                "    raise ValueError('x')",
+                "ValueError: x",
+            ]
+        );
+        assert_eq!(c.location.unwrap().line, 2);
+    }
+
+    #[test]
+    fn a_prompt_with_stdin_closed() {
+        let c = first(&[
+            "*",
+            "Restart config...",
+            "aborted!",
+            "",
+            "Console input/output is redirected. Run 'make oldconfig' to update configuration.",
+            "make[2]: *** [scripts/kconfig/Makefile:36: silentoldconfig] Error 1",
+        ]);
+        assert_eq!(c.kind, CauseKind::Kconfig);
+        assert_eq!(c.target.as_deref(), Some("silentoldconfig"));
+        assert!(c.hint.unwrap().contains("yes \"\" | make oldconfig"));
+    }
+
+    #[test]
+    fn exception_lines() {
+        for yes in [
+            "ValueError: bad",
+            "KeyboardInterrupt",
+            "subprocess.CalledProcessError: Command 'x' returned non-zero exit status 1.",
+            "socket.error: [Errno 111] Connection refused",
+            "SystemExit: 2",
+        ] {
+            assert!(is_exception_line(yes), "{yes}");
+        }
+        for no in [
+            "noise: still working (39)",
+            "make: *** [x] Error 1",
+            "gen.py: pass 2",
+            "http://x",
+        ] {
+            assert!(!is_exception_line(no), "{no}");
+        }
     }
 
     #[test]

@@ -114,17 +114,29 @@ fn python_traceback_under_j2_beside_a_noisy_sibling() {
             exception: "ValueError: invalid literal for int() with base 0: 'two'".into()
         }
     );
+    // The innermost frame: `register`, on its int(number, 0) line.
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python-traceback/gen.py"),
+    )
+    .unwrap();
+    let line = script
+        .lines()
+        .position(|l| l.contains("int(number, 0)"))
+        .unwrap()
+        + 1;
     let location = c.location.as_ref().unwrap();
     assert!(
-        location.file.ends_with("gen.py") && location.line == 7,
+        location.file.ends_with("gen.py") && location.line as usize == line,
         "{location}"
     );
     assert_eq!(c.tool.as_deref(), Some("python"));
     assert_eq!(c.target.as_deref(), Some("gen.h"));
-    // The log really was interleaved: the sibling's lines are around the traceback.
+    // The log really was interleaved: the sibling's lines are before and inside the traceback.
     let log = std::fs::read_to_string(failure.log_file.as_ref().unwrap()).unwrap();
     let traceback = log.find("Traceback").unwrap();
+    let exception = log.find("ValueError:").unwrap();
     assert!(log[..traceback].contains("noise:"), "{log}");
+    assert!(log[traceback..exception].contains("noise:"), "{log}");
 }
 
 #[test]
@@ -313,4 +325,18 @@ fn configure_script_that_fails() {
             .starts_with("configure error (configure): "),
         "{failure}"
     );
+}
+
+#[test]
+fn an_ignored_failure_is_not_the_cause() {
+    let (_tmp, failure) = make_failure("ignored-then-error");
+    let log = std::fs::read_to_string(failure.log_file.as_ref().unwrap()).unwrap();
+    assert!(log.contains("(ignored)"), "{log}");
+    let c = cause(&failure);
+    assert_eq!(c.kind, CauseKind::Compile, "{failure}");
+    assert!(
+        c.excerpt[0].starts_with("a.c: In function 'a'") || c.excerpt[0].starts_with("a.c:1:"),
+        "{failure}"
+    );
+    assert_eq!(c.target.as_deref(), Some("a.o"));
 }

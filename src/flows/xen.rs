@@ -320,11 +320,12 @@ fn settings(args: &Args) -> Result<Settings> {
 
 /// A make in the Xen tree, supervised by the run and through its compiler wrapper.
 fn xen_make(run: &Run, s: &Settings, target: &str) -> Make {
-    xen_make_in(run, &s.xen_dir, s, target)
+    xen_make_in(run, s, &s.xen_dir, target)
 }
 
-/// [`xen_make`] in another Xen tree (the repro check's second one).
-fn xen_make_in(run: &Run, dir: &Path, s: &Settings, target: &str) -> Make {
+/// [`xen_make`] in another extracted copy of the tree (the reproducibility check's), with the
+/// same XEN_TARGET_ARCH.
+fn xen_make_in(run: &Run, s: &Settings, dir: &Path, target: &str) -> Make {
     let mut make = Make::new(dir);
     make.var("XEN_TARGET_ARCH", &s.xen_arch)
         .target(target)
@@ -465,7 +466,7 @@ fn repro_check(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         // The check's own directory, emptied by repro_check: extract into it afresh.
         std::fs::remove_dir(&second).map_err(|e| Error::io("remove", &second, e))?;
         run.fetch_archive("xen-repro-check", &s.xen_url, sha.as_deref(), &second, &[])?;
-        let mut make = xen_make_in(run, &second, s, &s.xen_target);
+        let mut make = xen_make_in(run, s, &second, &s.xen_target);
         make.log_file(
             run.logs()
                 .join(format!("xen-{}-repro-check.log", s.xen_target)),
