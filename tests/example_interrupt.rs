@@ -3,8 +3,8 @@
 //! within a few seconds, the exit status is 130, and the record says the run was interrupted.
 //!
 //! `cargo test --all-targets` (the README's test command) builds the examples before it runs
-//! the tests, so the binaries are found next to this test's own; a binary older than the
-//! sources it is built from fails the test with the command that rebuilds it.
+//! the tests, so the binaries are found next to this test's own; a binary older than one of
+//! the sources its dep-info lists fails the test with the command that rebuilds it.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -27,44 +27,25 @@ fn example(name: &str) -> PathBuf {
     let built = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing; {rebuild}", path.display()));
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let newest = [
-        "src",
-        "examples",
-        "fetch/src",
-        "kconfig/src",
-        "kbuild/src",
-        "toolchain/src",
-        "process/src",
-    ]
-    .iter()
-    .flat_map(|dir| newest_files(&root.join(dir)))
-    .max();
-    if let Some((modified, file)) = newest {
-        assert!(
-            built >= modified,
-            "{} is older than {}; {rebuild}",
-            path.display(),
-            file.display()
-        );
-    }
-    path
-}
-
-fn newest_files(dir: &std::path::Path) -> Vec<(std::time::SystemTime, PathBuf)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(newest_files(&path));
-        } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-            found.push((modified, path));
+    // The binary's dep-info (`<name>.d`, written by cargo beside it) lists every source it was
+    // built from.
+    let dep_info = std::fs::read_to_string(path.with_extension("d")).unwrap_or_default();
+    let sources = dep_info
+        .split_once(": ")
+        .map(|(_, deps)| deps.replace("\\ ", "\u{0}"))
+        .unwrap_or_default();
+    for source in sources.split_whitespace() {
+        let source = PathBuf::from(source.replace('\u{0}', " "));
+        if let Ok(modified) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+            assert!(
+                built >= modified,
+                "{} is older than {}; {rebuild}",
+                path.display(),
+                source.display()
+            );
         }
     }
-    found
+    path
 }
 
 /// A server that accepts connections and never answers: its URL base, and a channel that
