@@ -240,3 +240,56 @@ fn a_missing_qemu_names_the_package() {
         Error::QemuMissing { .. }
     ));
 }
+
+#[test]
+fn a_real_panic_console_gives_its_panic_line() {
+    let log = std::fs::read_to_string(fixture("linux-6.1-tinyconfig-no-init.log")).unwrap();
+    let report = GuestReport::parse(&log);
+    assert!(report.kernel_started && !report.init_started && !report.finished);
+    assert_eq!(
+        report.panic.as_deref(),
+        Some(
+            "Kernel panic - not syncing: No working init found.  Try passing init= option to \
+             kernel. See Linux Documentation/admin-guide/init.rst for guidance."
+        )
+    );
+    let record = record_from(&report);
+    assert_eq!(record.proven, None);
+    assert!(!record.kernel_booted);
+}
+
+#[test]
+fn a_real_kvm_proof_console_gives_the_record() {
+    // Recorded from a Linux 6.1 tinyconfig + boot + KVM fragment kernel booted under TCG
+    // (QEMU 7.2's default CPU has SVM, no VMX).
+    let log = std::fs::read_to_string(fixture("linux-6.1-kvm-proof-tcg.log")).unwrap();
+    let report = GuestReport::parse(&log);
+    assert!(report.kernel_started && report.init_started && report.finished);
+    assert_eq!(report.panic, None);
+    let record = record_from(&report);
+    assert_eq!(record.proven, Some(Proof::GuestRan));
+    assert!(record.kernel_booted);
+    assert_eq!(record.kernel_release.as_deref(), Some("6.1.192"));
+    assert_eq!(record.modules_loaded, ["irqbypass", "kvm", "kvm-amd"]);
+    assert_eq!(
+        record.modules_failed.get("kvm-intel").map(String::as_str),
+        Some("kvm: no hardware support for 'kvm_intel'")
+    );
+    assert_eq!(record.modules_failed.len(), 1);
+    assert_eq!(record.hardware_virtualization, Some(true));
+    assert_eq!(record.dev_kvm, Some(true));
+    assert_eq!(record.guest_ran, Some(true));
+    assert_eq!(record.guest_output.as_deref(), Some("4"));
+    assert_eq!(
+        record.guest_log.last().map(String::as_str),
+        Some("kforge-guest-probe: guest halted after 3 exits")
+    );
+    assert!(Proof::GuestRan.sentence(&record).contains(
+        "loaded irqbypass, kvm, kvm-amd and ran a guest through its /dev/kvm, which said \"4\""
+    ));
+    // The same log cut before the probe's result: /dev/kvm, but no guest.
+    let cut = &log[..log.find("KFORGE-BOOT probe_exit").unwrap()];
+    let record = record_from(&GuestReport::parse(cut));
+    assert_eq!(record.proven, Some(Proof::DevKvm));
+    assert_eq!(record.guest_ran, None);
+}

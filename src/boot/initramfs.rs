@@ -26,6 +26,7 @@ pub const BUSYBOX_PACKAGE: &str = "busybox-static";
 pub const APPLETS: &[&str] = &[
     "sh", "mount", "umount", "mkdir", "cat", "echo", "dmesg", "insmod", "rmmod", "lsmod", "grep",
     "reboot", "poweroff", "sync", "uname", "ls", "sleep", "test", "[", "tr", "head", "tail", "wc",
+    "timeout",
 ];
 
 /// Why an initramfs could not be made.

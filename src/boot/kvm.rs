@@ -56,6 +56,9 @@ pub const MODULES: &[(&str, &str)] = &[
     ("kvm-amd", "arch/x86/kvm/kvm-amd.ko"),
 ];
 
+/// How long the guest probe may run inside the booted kernel before it is killed.
+pub const PROBE_SECONDS: u32 = 30;
+
 /// Where the guest probe sits in the initramfs.
 pub const GUEST_PROBE: &str = "/bin/kforge-guest-probe";
 
@@ -127,8 +130,10 @@ fi"
         "if grep -qw -e vmx -e svm /proc/cpuinfo; then say hw_virt yes; else say hw_virt no; fi
 if [ -c /dev/kvm ]; then say dev_kvm yes; else say dev_kvm no; fi
 if [ -x {GUEST_PROBE} ]; then
-  {GUEST_PROBE} >/tmp/probe.out 2>/tmp/probe.err
-  say probe_exit $?
+  timeout -s KILL {PROBE_SECONDS} {GUEST_PROBE} >/tmp/probe.out 2>/tmp/probe.err
+  status=$?
+  if [ $status -eq 137 ]; then echo \"no result within {PROBE_SECONDS} s (killed)\" >>/tmp/probe.err; fi
+  say probe_exit $status
   say_lines guest_output </tmp/probe.out
   say_lines guest_log </tmp/probe.err
 else
@@ -159,7 +164,12 @@ pub fn record_from(report: &GuestReport) -> BootRecord {
     for (key, map) in [("module_kmsg", &mut kmsg), ("module_insmod", &mut insmod)] {
         for value in report.all(key) {
             let (m, line) = value.split_once(' ').unwrap_or((value, ""));
-            map.entry(m).or_default().push(without_timestamp(line));
+            let lines = map.entry(m).or_default();
+            let line = without_timestamp(line);
+            // The kernel prints some refusals twice ("no hardware support"): once is enough.
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
         }
     }
     for m in report.all("module_failed") {
@@ -282,6 +292,8 @@ impl KvmBoot {
         options.initrd = Some(self.initramfs());
         options.accel = self.args.accel;
         options.timeout = Duration::from_secs(self.args.boot_timeout);
+        // The proof runs a nested VM: under TCG, guest time must follow instructions.
+        options.tcg_icount_shift = Some(3);
         options.interrupt = Some(Arc::clone(run.interrupt()));
         options
     }
