@@ -156,11 +156,11 @@ impl std::fmt::Debug for Run {
 
 /// ccache's `hash_dir = false`, set with the reproducible settings: with `-g` ccache hashes
 /// the working directory unless the command line maps it away. The kernel's objects have the
-/// prefix maps (so nothing changes for them), but the host libraries `modules_prepare` builds
-/// through `tools/`' own Makefiles (libsubcmd for objtool, built with `-ggdb3` and its own
-/// `CFLAGS`) take no user flags, and would miss in every new build directory. With it they hit;
-/// their debug info then names the build directory of the run that filled the cache (host
-/// tools only: nothing of it reaches the kernel or its modules).
+/// prefix maps (so nothing changes for them), but the host programs `modules_prepare` builds
+/// through `tools/`' own Makefiles (objtool with libsubcmd, resolve_btfids with libbpf; `-g`
+/// or `-ggdb3`, run from inside the source tree) carry no maps and would miss in every new
+/// output directory. With it they hit; their debug info then names the directory of the run
+/// that filled the cache (host tools only: nothing of it reaches the kernel or its modules).
 pub const CCACHE_NO_HASH_DIR: (&str, &str) = ("CCACHE_NOHASHDIR", "1");
 
 /// The counters tool of a wrapper kind.
