@@ -163,6 +163,22 @@ impl std::fmt::Debug for Run {
 /// that filled the cache (host tools only: nothing of it reaches the kernel or its modules).
 pub const CCACHE_NO_HASH_DIR: (&str, &str) = ("CCACHE_NOHASHDIR", "1");
 
+/// ccache's `ignore_options` for `-Wp,-MT,<object>`, added to an inherited
+/// `CCACHE_IGNOREOPTIONS`: `tools/build` passes the dependency target as an absolute path inside
+/// `-Wp,` (where `CCACHE_BASEDIR` does not reach), so every `tools/` object of a new output
+/// directory would miss. The option only names the target in the `.d` file, which `tools/`'
+/// fixdep replaces with its own argument.
+pub fn ccache_ignore_options() -> (&'static str, String) {
+    let mut value = std::env::var("CCACHE_IGNOREOPTIONS").unwrap_or_default();
+    if !value.split_whitespace().any(|o| o == "-Wp,-MT,*") {
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str("-Wp,-MT,*");
+    }
+    ("CCACHE_IGNOREOPTIONS", value)
+}
+
 /// The counters tool of a wrapper kind.
 pub fn cache_tool(kind: WrapperKind) -> CacheTool {
     match kind {
@@ -486,12 +502,14 @@ impl Run {
     /// With ccache in reproducible mode: `CCACHE_BASEDIR` set to the output directory, so the
     /// absolute source and build paths of a run (both under it) are hashed relative to the
     /// working directory, and a run into another output directory of the same layout hits;
-    /// and `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`), see [`CCACHE_NO_HASH_DIR`].
+    /// `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`, see [`CCACHE_NO_HASH_DIR`]) and
+    /// `-Wp,-MT,*` in `CCACHE_IGNOREOPTIONS` (see [`ccache_ignore_options`]).
     fn cache_base_dir(&self) -> Vec<(&'static str, String)> {
         match &self.record.wrapper {
             Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => vec![
                 ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()),
                 (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
+                ccache_ignore_options(),
             ],
             _ => Vec::new(),
         }

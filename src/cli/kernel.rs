@@ -119,6 +119,8 @@ impl WrapperArgs {
             tree.env("CCACHE_BASEDIR", base.to_string_lossy().into_owned());
             let (key, value) = kforge::steps::CCACHE_NO_HASH_DIR;
             tree.env(key, value);
+            let (key, value) = kforge::steps::ccache_ignore_options();
+            tree.env(key, value);
         }
         if kind.is_distributed()
             && let Some(logs) = tree_args.log_dir()
