@@ -167,8 +167,8 @@ impl ReproSettings {
                     "KBUILD_BUILD_USER={BUILD_USER}, KBUILD_BUILD_HOST={BUILD_HOST}, \
                      KBUILD_BUILD_VERSION=1 (the builder's name, host and build count)"
                 ),
-                "-ffile-prefix-map for the source and build directories in KCFLAGS, KAFLAGS and \
-                 HOSTCFLAGS (debug info, __FILE__ and assembler files would name the build path)"
+                "-ffile-prefix-map for the source and build directories in KCFLAGS and KAFLAGS \
+                 (debug info, __FILE__ and assembler files would name the build path)"
                     .into(),
             ],
         }

@@ -156,12 +156,28 @@ impl std::fmt::Debug for Run {
 
 /// ccache's `hash_dir = false`, set with the reproducible settings: with `-g` ccache hashes
 /// the working directory unless the command line maps it away. The kernel's objects have the
-/// prefix maps (so nothing changes for them), but the host libraries `modules_prepare` builds
-/// through `tools/`' own Makefiles (libsubcmd for objtool, built with `-ggdb3` and its own
-/// `CFLAGS`) take no user flags, and would miss in every new build directory. With it they hit;
-/// their debug info then names the build directory of the run that filled the cache (host
-/// tools only: nothing of it reaches the kernel or its modules).
+/// prefix maps (so nothing changes for them), but the host programs `modules_prepare` builds
+/// through `tools/`' own Makefiles (objtool with libsubcmd, resolve_btfids with libbpf; `-g`
+/// or `-ggdb3`, run from inside the source tree) carry no maps and would miss in every new
+/// output directory. With it they hit; their debug info then names the directory of the run
+/// that filled the cache (host tools only: nothing of it reaches the kernel or its modules).
 pub const CCACHE_NO_HASH_DIR: (&str, &str) = ("CCACHE_NOHASHDIR", "1");
+
+/// ccache's `ignore_options` for `-Wp,-MT,<object>`, added to an inherited
+/// `CCACHE_IGNOREOPTIONS`: `tools/build` passes the dependency target as an absolute path inside
+/// `-Wp,` (where `CCACHE_BASEDIR` does not reach), so every `tools/` object of a new output
+/// directory would miss. The option only names the target in the `.d` file, which `tools/`'
+/// fixdep replaces with its own argument.
+pub fn ccache_ignore_options() -> (&'static str, String) {
+    let mut value = std::env::var("CCACHE_IGNOREOPTIONS").unwrap_or_default();
+    if !value.split_whitespace().any(|o| o == "-Wp,-MT,*") {
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str("-Wp,-MT,*");
+    }
+    ("CCACHE_IGNOREOPTIONS", value)
+}
 
 /// The counters tool of a wrapper kind.
 pub fn cache_tool(kind: WrapperKind) -> CacheTool {
@@ -490,12 +506,14 @@ impl Run {
     /// With ccache in reproducible mode: `CCACHE_BASEDIR` set to the output directory, so the
     /// absolute source and build paths of a run (both under it) are hashed relative to the
     /// working directory, and a run into another output directory of the same layout hits;
-    /// and `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`), see [`CCACHE_NO_HASH_DIR`].
+    /// `CCACHE_NOHASHDIR=1` (ccache's `hash_dir = false`, see [`CCACHE_NO_HASH_DIR`]) and
+    /// `-Wp,-MT,*` in `CCACHE_IGNOREOPTIONS` (see [`ccache_ignore_options`]).
     fn cache_base_dir(&self) -> Vec<(&'static str, String)> {
         match &self.record.wrapper {
             Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => vec![
                 ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()),
                 (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
+                ccache_ignore_options(),
             ],
             _ => Vec::new(),
         }

@@ -416,9 +416,10 @@ impl KernelTree {
     /// identical. GCC 8+ and Clang 10+ pass the maps on to the assembler as
     /// `--debug-prefix-map`, so `.S` files are covered too.
     ///
-    /// From Linux 4.19 on, the same maps go into `HOSTCFLAGS`: the host programs under `scripts/` and `tools/`
-    /// (objtool is built with `-g`) would otherwise carry the build directory in their debug
-    /// info, and a compiler cache would miss them in a new build directory.
+    /// `HOSTCFLAGS` is left alone: the host programs are not part of the output, and
+    /// `tools/`' own Makefiles use it as a whole flag set (libbpf takes it as `EXTRA_CFLAGS`,
+    /// which replaces its `-g -O2`). For a compiler cache, ccache's `hash_dir = false`
+    /// (`CCACHE_NOHASHDIR`) is what lets those `-g` host builds hit in a new directory.
     ///
     /// It is also what lets a compiler cache serve a second build directory: with debug info
     /// (`-g`, `CONFIG_DEBUG_INFO`) and without the maps, GCC writes the build directory into
@@ -503,13 +504,7 @@ impl KernelTree {
                 make.env("SOURCE_DATE_EPOCH", epoch.to_string());
             }
             let maps = self.prefix_maps();
-            // Before 4.19 `HOSTCFLAGS` was the Makefile's own variable (-O2 and warnings
-            // included), so setting it would replace those; from 4.19 on it is the user's.
-            let host = self
-                .version()
-                .is_ok_and(|v| v.at_least(4, 19, 0))
-                .then_some("HOSTCFLAGS");
-            for flags in ["KCFLAGS", "KAFLAGS"].into_iter().chain(host) {
+            for flags in ["KCFLAGS", "KAFLAGS"] {
                 let existing = vars
                     .iter()
                     .rev()

@@ -60,8 +60,8 @@ pub struct TreeArgs {
     /// Build without the reproducible settings. By default KBUILD_BUILD_TIMESTAMP and
     /// SOURCE_DATE_EPOCH come from the source tree's date (its commit date, or the newest
     /// time its top files carry from the archive), KBUILD_BUILD_USER/HOST are `kforge`, and
-    /// -ffile-prefix-map for the source and build directories goes into KCFLAGS, KAFLAGS and
-    /// HOSTCFLAGS: the same inputs give the same bytes in any directory, and a compiler cache
+    /// -ffile-prefix-map for the source and build directories goes into KCFLAGS and KAFLAGS:
+    /// the same inputs give the same bytes in any directory, and a compiler cache
     /// serves a build in another directory.
     #[arg(long)]
     no_reproducible: bool,
@@ -118,6 +118,8 @@ impl WrapperArgs {
             // relative to the working directory, so the same layout elsewhere hits.
             tree.env("CCACHE_BASEDIR", base.to_string_lossy().into_owned());
             let (key, value) = kforge::steps::CCACHE_NO_HASH_DIR;
+            tree.env(key, value);
+            let (key, value) = kforge::steps::ccache_ignore_options();
             tree.env(key, value);
         }
         if kind.is_distributed()

@@ -79,7 +79,7 @@ pub struct Common {
     /// Build without the reproducible settings. By default make steps run with
     /// KBUILD_BUILD_TIMESTAMP and SOURCE_DATE_EPOCH from the sources' date,
     /// KBUILD_BUILD_USER/HOST=kforge and -ffile-prefix-map for the source and build directories
-    /// (KCFLAGS, KAFLAGS, HOSTCFLAGS), so the same inputs give the same bytes in any directory
+    /// (KCFLAGS, KAFLAGS), so the same inputs give the same bytes in any directory
     /// and a compiler cache serves a new output directory.
     #[arg(long)]
     pub no_reproducible: bool,
