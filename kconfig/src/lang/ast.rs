@@ -17,23 +17,31 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Index of a [`Symbol`] in [`Model::symbols`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SymbolId(pub u32);
 
 /// Index of a [`Menu`] node in [`Model::menus`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MenuId(pub u32);
 
 /// Index of a [`Property`] in [`Model::props`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PropId(pub u32);
 
 /// Index of a [`SourceFile`] in [`Model::files`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FileId(pub u32);
 
 /// A place in the Kconfig sources: a file and a 1-based line number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Loc {
     /// The file.
     pub file: FileId,
@@ -43,7 +51,7 @@ pub struct Loc {
 
 /// A Kconfig file that was read, with the name the kernel's tools print for it (relative to the
 /// source tree, e.g. `arch/x86/Kconfig`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
     /// The name as printed in messages (the path given to `source`, after macro expansion).
     pub name: String,
@@ -52,7 +60,9 @@ pub struct SourceFile {
 }
 
 /// A tristate value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Tristate {
     /// `n`
     No = 0,
@@ -97,7 +107,7 @@ impl fmt::Display for Tristate {
 }
 
 /// The type of a symbol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SymbolType {
     /// Not declared with a type (yet); also the type of constants.
     Unknown,
@@ -128,7 +138,7 @@ impl SymbolType {
 }
 
 /// A comparison operator in an expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CmpOp {
     /// `=`
     Eq,
@@ -160,7 +170,7 @@ impl CmpOp {
 
 /// An expression over symbols. Operands are symbols (constants included). Sub-expressions are
 /// shared (`Arc`): finalize and-s the same enclosing dependencies into thousands of properties.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// A symbol's (tristate) value.
     Symbol(SymbolId),
@@ -191,7 +201,7 @@ impl Expr {
 }
 
 /// What a property says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PropKind {
     /// `prompt "text"` (or the prompt of a type line, `menu`, `comment`, `choice`).
     Prompt(String),
@@ -211,7 +221,7 @@ pub enum PropKind {
 }
 
 /// A property of a symbol or a menu node, as written and as finalized.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Property {
     /// What it says.
     pub kind: PropKind,
@@ -230,7 +240,7 @@ pub struct Property {
 }
 
 /// Flags of a symbol.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SymbolFlags {
     /// A constant (`y`, `m`, `n`, a string or number in an expression).
     pub constant: bool,
@@ -256,7 +266,7 @@ pub struct SymbolFlags {
 }
 
 /// A symbol: a config option, a choice, or a constant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Symbol {
     /// The name without `CONFIG_`; for constants, the value; empty for an unnamed choice.
     pub name: String,
@@ -299,7 +309,7 @@ impl Symbol {
 }
 
 /// The kind of a node in the menu tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MenuKind {
     /// The root (the `mainmenu`).
     Root,
@@ -318,7 +328,7 @@ pub enum MenuKind {
 }
 
 /// A node of the menu tree, one per entry, in file order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Menu {
     /// What the node is.
     pub kind: MenuKind,
@@ -370,7 +380,7 @@ impl Menu {
 }
 
 /// A whole parsed Kconfig tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Every symbol; the first three are `n`, `m`, `y`.
     pub symbols: Vec<Symbol>,
