@@ -175,13 +175,106 @@ pub enum Expr {
     /// A symbol's (tristate) value.
     Symbol(SymbolId),
     /// `!e`
-    Not(Arc<Expr>),
+    Not(#[serde(with = "shared")] Arc<Expr>),
     /// `a && b`
-    And(Arc<Expr>, Arc<Expr>),
+    And(
+        #[serde(with = "shared")] Arc<Expr>,
+        #[serde(with = "shared")] Arc<Expr>,
+    ),
     /// `a || b`
-    Or(Arc<Expr>, Arc<Expr>),
+    Or(
+        #[serde(with = "shared")] Arc<Expr>,
+        #[serde(with = "shared")] Arc<Expr>,
+    ),
     /// `a = b`, `a != b`, `a < b`, …
     Compare(CmpOp, SymbolId, SymbolId),
+}
+
+/// Serialization of shared sub-expressions: inside [`shared::Sharing::run`], a sub-expression
+/// met again is written as a reference to the first copy and read back as the same `Arc`, so a
+/// stored model keeps its sharing (and its size). Outside, every copy is written in full.
+pub(crate) mod shared {
+    use super::Expr;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    thread_local! {
+        static WRITTEN: RefCell<Option<HashMap<*const Expr, u32>>> = const { RefCell::new(None) };
+        static READ: RefCell<Option<Vec<Arc<Expr>>>> = const { RefCell::new(None) };
+    }
+
+    #[derive(Serialize)]
+    enum Out<'a> {
+        Def(&'a Expr),
+        Ref(u32),
+    }
+
+    #[derive(Deserialize)]
+    enum In {
+        Def(Expr),
+        Ref(u32),
+    }
+
+    /// Runs `f` (one serialization or deserialization) with the tables of shared
+    /// sub-expressions.
+    pub(crate) struct Sharing;
+
+    impl Sharing {
+        pub(crate) fn run<T>(f: impl FnOnce() -> T) -> T {
+            struct Reset;
+            impl Drop for Reset {
+                fn drop(&mut self) {
+                    WRITTEN.with(|w| *w.borrow_mut() = None);
+                    READ.with(|r| *r.borrow_mut() = None);
+                }
+            }
+            WRITTEN.with(|w| *w.borrow_mut() = Some(HashMap::new()));
+            READ.with(|r| *r.borrow_mut() = Some(Vec::new()));
+            let _reset = Reset;
+            f()
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(e: &Arc<Expr>, s: S) -> Result<S::Ok, S::Error> {
+        let ptr = Arc::as_ptr(e);
+        let (active, seen) = WRITTEN.with(|w| {
+            let w = w.borrow();
+            (w.is_some(), w.as_ref().and_then(|t| t.get(&ptr).copied()))
+        });
+        if let Some(i) = seen {
+            return Out::Ref(i).serialize(s);
+        }
+        // Children first; this node's number is given when it is complete (as on reading).
+        let r = Out::Def(e).serialize(s)?;
+        if active {
+            WRITTEN.with(|w| {
+                if let Some(t) = w.borrow_mut().as_mut() {
+                    let next = t.len() as u32;
+                    t.insert(ptr, next);
+                }
+            });
+        }
+        Ok(r)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Expr>, D::Error> {
+        match In::deserialize(d)? {
+            In::Def(e) => {
+                let e = Arc::new(e);
+                READ.with(|r| {
+                    if let Some(t) = r.borrow_mut().as_mut() {
+                        t.push(e.clone());
+                    }
+                });
+                Ok(e)
+            }
+            In::Ref(i) => READ
+                .with(|r| r.borrow().as_ref().and_then(|t| t.get(i as usize).cloned()))
+                .ok_or_else(|| serde::de::Error::custom("reference to an unknown expression")),
+        }
+    }
 }
 
 impl Expr {

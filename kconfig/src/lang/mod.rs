@@ -217,8 +217,19 @@ impl Kconfig {
             .get("SRCARCH")
             .cloned()
             .unwrap_or_else(|| crate::srcarch(&arch));
-        let parsed = parse_tree(opts, &env)?;
-        let mut k = Kconfig::from_parts(parsed.model, opts.srctree.clone(), arch, srcarch, env);
+        let mut parsed = parse_tree(opts, &env)?;
+        let index = parsed
+            .index
+            .take()
+            .unwrap_or_else(|| eval::Index::build(&parsed.model));
+        let mut k = Kconfig::with_index(
+            parsed.model,
+            index,
+            opts.srctree.clone(),
+            arch,
+            srcarch,
+            env,
+        );
         if let Some(inner) = Arc::get_mut(&mut k.inner) {
             inner.probes = parsed.probes;
             inner.warnings = parsed.warnings;
@@ -248,6 +259,17 @@ impl Kconfig {
         env: BTreeMap<String, String>,
     ) -> Kconfig {
         let index = eval::Index::build(&model);
+        Kconfig::with_index(model, index, srctree, arch, srcarch, env)
+    }
+
+    fn with_index(
+        model: Model,
+        index: eval::Index,
+        srctree: PathBuf,
+        arch: String,
+        srcarch: String,
+        env: BTreeMap<String, String>,
+    ) -> Kconfig {
         Kconfig {
             inner: Arc::new(Loaded {
                 model,

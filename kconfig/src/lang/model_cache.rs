@@ -22,12 +22,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ast::Model;
+use super::ast::shared::Sharing;
+use super::eval::Index;
 use super::parser::{ParseWarning, Parsed};
 use super::preprocess::MacroMessage;
 use super::probe::{ProbeRecord, ProbeSource};
 
 /// Bumped when the stored layout or the meaning of the model changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
 
 /// Something a parse depended on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +95,7 @@ struct Stored {
     messages: Vec<MacroMessage>,
     warnings: Vec<ParseWarning>,
     model: Model,
+    index: Index,
 }
 
 /// Where the entry for this tree, top file and architecture lives in `dir`.
@@ -130,7 +133,7 @@ pub(crate) fn load(
 ) -> Option<Parsed> {
     let path = entry_path(dir, srctree, top, env, workdir);
     let bytes = std::fs::read(&path).ok()?;
-    let stored: Stored = match postcard::from_bytes(&bytes) {
+    let stored: Stored = match Sharing::run(|| postcard::from_bytes(&bytes)) {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(path = %path.display(), error = %e, "unreadable model cache entry");
@@ -168,6 +171,7 @@ pub(crate) fn load(
         warnings: stored.warnings,
         probes,
         inputs: stored.inputs,
+        index: Some(stored.index),
     })
 }
 
@@ -179,6 +183,7 @@ pub(crate) fn store(
     env: &BTreeMap<String, String>,
     workdir: Option<&Path>,
     parsed: &Parsed,
+    index: &Index,
 ) {
     #[derive(Serialize)]
     struct StoredRef<'a> {
@@ -193,20 +198,24 @@ pub(crate) fn store(
         messages: &'a [MacroMessage],
         warnings: &'a [ParseWarning],
         model: &'a Model,
+        index: &'a Index,
     }
     let path = entry_path(dir, srctree, top, env, workdir);
-    let bytes = match postcard::to_stdvec(&StoredRef {
-        format: FORMAT,
-        version: env!("CARGO_PKG_VERSION"),
-        srctree,
-        top,
-        workdir,
-        inputs: &parsed.inputs,
-        env_read: &parsed.env_read,
-        probes: &parsed.probes,
-        messages: &parsed.messages,
-        warnings: &parsed.warnings,
-        model: &parsed.model,
+    let bytes = match Sharing::run(|| {
+        postcard::to_stdvec(&StoredRef {
+            format: FORMAT,
+            version: env!("CARGO_PKG_VERSION"),
+            srctree,
+            top,
+            workdir,
+            inputs: &parsed.inputs,
+            env_read: &parsed.env_read,
+            probes: &parsed.probes,
+            messages: &parsed.messages,
+            warnings: &parsed.warnings,
+            model: &parsed.model,
+            index,
+        })
     }) {
         Ok(b) => b,
         Err(e) => {

@@ -139,6 +139,8 @@ pub struct Parsed {
     pub probes: Vec<ProbeRecord>,
     /// The files and directories the parse depended on (for the model cache).
     pub(crate) inputs: Vec<super::model_cache::Input>,
+    /// The evaluator's index of the model, when it was built already (or cached).
+    pub(crate) index: Option<super::eval::Index>,
 }
 
 /// Parses and finalizes the tree at `input.srctree` starting from `input.top`.
@@ -203,17 +205,21 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                     p.probes = probes;
                     p
                 });
-                if let (Some(dir), Ok(parsed)) = (tree_cache, &res) {
+                let mut parsed = res?;
+                if let Some(dir) = tree_cache {
+                    let index = super::eval::Index::build(&parsed.model);
                     super::model_cache::store(
                         dir,
                         input.srctree,
                         input.top,
                         input.env,
                         workdir,
-                        parsed,
+                        &parsed,
+                        &index,
                     );
+                    parsed.index = Some(index);
                 }
-                res
+                Ok(parsed)
             }
             ShellPolicy::Forbid => run(
                 files,
@@ -536,6 +542,7 @@ fn run(
         warnings,
         probes: Vec::new(),
         inputs: p.inputs,
+        index: None,
     })
 }
 
