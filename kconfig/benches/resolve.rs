@@ -1,10 +1,12 @@
 //! Kconfig evaluation benchmark on Linux 6.1 x86_64, side by side in one run:
 //!
 //! * `make O=… ARCH=x86_64 olddefconfig` on the defconfig `.config`, with `conf` already built
-//!   (what a user runs today), against `kforge config resolve` (whole process) with a warm probe
-//!   cache (no `$(shell,…)` forks) and cold (`--no-probe-cache`: every probe runs);
+//!   (what a user runs today), against `kforge config resolve` (whole process) warm (the probe
+//!   and parsed-tree caches of an earlier run: no `$(shell,…)` forks, no Kconfig file parsed)
+//!   and cold (`--no-probe-cache`: every file parsed, every probe run);
 //! * the library in process: `Kconfig::load` of the whole x86 tree (files, entries, milliseconds)
-//!   with the probes cached, and `olddefconfig` on the loaded tree.
+//!   with the probes cached, parsing every file and from the parsed-tree cache, and
+//!   `olddefconfig` on the loaded tree.
 //!
 //! Every kforge output is checked to be make's byte for byte before any time is reported.
 //!
@@ -104,15 +106,6 @@ fn main() {
     make("olddefconfig");
     let expected = std::fs::read_to_string(out.join(".config")).expect("make's .config");
 
-    let make_time = median(runs, || {
-        std::fs::copy(&input, out.join(".config")).expect("reset .config");
-        make("olddefconfig");
-    });
-    println!(
-        "make olddefconfig, conf built (median of {runs}): {}",
-        ms(make_time)
-    );
-
     let bin = match kforge_binary() {
         Ok(bin) => bin,
         Err(e) => panic!("no kforge binary: {e}"),
@@ -144,15 +137,47 @@ fn main() {
         );
     };
     let cache_arg = cache.display().to_string();
-    let warm = median(runs, || resolve(&["--probe-cache", &cache_arg]));
+    // One run of each per round, interleaved, so that a change in the machine's load hits all
+    // three alike; the first round fills the caches and is not counted.
+    resolve(&["--probe-cache", &cache_arg]);
+    let time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed()
+    };
+    let (mut makes, mut warms, mut colds) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        makes.push(time(&mut || {
+            std::fs::copy(&input, out.join(".config")).expect("reset .config");
+            make("olddefconfig");
+        }));
+        warms.push(time(&mut || resolve(&["--probe-cache", &cache_arg])));
+        colds.push(time(&mut || resolve(&["--no-probe-cache"])));
+    }
+    let mid = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (make_time, warm, cold) = (mid(&mut makes), mid(&mut warms), mid(&mut colds));
     println!(
-        "kforge config resolve, warm probe cache (median of {runs}): {}",
+        "make olddefconfig, conf built (median of {runs}): {}",
+        ms(make_time)
+    );
+    println!(
+        "kforge config resolve, warm: probe and parsed-tree caches (median of {runs}): {}",
         ms(warm)
     );
-    let cold = median(runs, || resolve(&["--no-probe-cache"]));
     println!(
         "kforge config resolve, no probe cache (median of {runs}): {}",
         ms(cold)
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at end: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!("outputs identical to make's .config: yes");
 
@@ -173,10 +198,20 @@ fn main() {
         std::hint::black_box(k.model().menus.len());
     });
     println!(
-        "library: Kconfig::load of the x86 tree ({} files, {entries} config/menuconfig entries, \
-         probes cached), median of {runs}: {}",
-        model.files.len(),
+        "library: Kconfig::load of the x86 tree from the parsed-tree cache, median of {runs}: {}",
         ms(load_time)
+    );
+    let mut parse_opts = opts.clone();
+    parse_opts.cache_parsed_tree = false;
+    let parse_time = median(runs, || {
+        let k = Kconfig::load(&parse_opts).expect("load");
+        std::hint::black_box(k.model().menus.len());
+    });
+    println!(
+        "library: Kconfig::load parsing the x86 tree ({} files, {entries} config/menuconfig \
+         entries, probes cached, no parsed-tree cache), median of {runs}: {}",
+        model.files.len(),
+        ms(parse_time)
     );
     let eval_time = median(runs, || {
         let r = kconfig.olddefconfig(&input).expect("olddefconfig");

@@ -11,7 +11,8 @@
 //! O=… ARCH=… <target>` in a scratch build directory: defconfig, allnoconfig, allyesconfig,
 //! allmodconfig, alldefconfig, savedefconfig of the defconfig, and `randconfig` outputs
 //! (`KCONFIG_SEED` 1..=N, N = `KFORGE_CONFORMANCE_SEEDS`, default 15) fed back through
-//! `olddefconfig`; for x86_64 also Debian's amd64 configs (`/usr/src/linux-config-6.1/*.xz`, from
+//! `olddefconfig`; for mips also the merge targets `64r6_defconfig`, `micro32r2el_defconfig` and
+//! `ocelot_defconfig`; for x86_64 also Debian's amd64 configs (`/usr/src/linux-config-6.1/*.xz`, from
 //! the package linux-config-6.1) and the running kernel's configuration, each through
 //! `olddefconfig`. kforge's output must equal make's byte for byte. The run prints a table of
 //! cases and mismatches and fails with the first difference when any case differs.
@@ -201,6 +202,22 @@ fn make_cases(src: &Path, arch: &str, work: &Path, seeds: u32) -> Vec<Case> {
             input: Input::Old(rand),
             expected: read(&config),
         });
+    }
+    if arch == "mips" {
+        // Merge targets of arch/mips/Makefile besides the default one: another ISA and
+        // endianness, and a legacy alias that names its boards (`BOARDS=ocelot`).
+        for target in [
+            "64r6_defconfig",
+            "micro32r2el_defconfig",
+            "ocelot_defconfig",
+        ] {
+            make(src, &out, arch, &[target]);
+            cases.push(Case {
+                name: target.into(),
+                input: Input::New(Target::NamedDefconfig(target.into())),
+                expected: read(&config),
+            });
+        }
     }
     if arch == "x86_64" {
         let mut extra = debian_configs(&inputs);

@@ -17,23 +17,31 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Index of a [`Symbol`] in [`Model::symbols`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SymbolId(pub u32);
 
 /// Index of a [`Menu`] node in [`Model::menus`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MenuId(pub u32);
 
 /// Index of a [`Property`] in [`Model::props`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PropId(pub u32);
 
 /// Index of a [`SourceFile`] in [`Model::files`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FileId(pub u32);
 
 /// A place in the Kconfig sources: a file and a 1-based line number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Loc {
     /// The file.
     pub file: FileId,
@@ -43,7 +51,7 @@ pub struct Loc {
 
 /// A Kconfig file that was read, with the name the kernel's tools print for it (relative to the
 /// source tree, e.g. `arch/x86/Kconfig`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
     /// The name as printed in messages (the path given to `source`, after macro expansion).
     pub name: String,
@@ -52,7 +60,9 @@ pub struct SourceFile {
 }
 
 /// A tristate value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Tristate {
     /// `n`
     No = 0,
@@ -97,7 +107,7 @@ impl fmt::Display for Tristate {
 }
 
 /// The type of a symbol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SymbolType {
     /// Not declared with a type (yet); also the type of constants.
     Unknown,
@@ -128,7 +138,7 @@ impl SymbolType {
 }
 
 /// A comparison operator in an expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CmpOp {
     /// `=`
     Eq,
@@ -160,18 +170,111 @@ impl CmpOp {
 
 /// An expression over symbols. Operands are symbols (constants included). Sub-expressions are
 /// shared (`Arc`): finalize and-s the same enclosing dependencies into thousands of properties.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// A symbol's (tristate) value.
     Symbol(SymbolId),
     /// `!e`
-    Not(Arc<Expr>),
+    Not(#[serde(with = "shared")] Arc<Expr>),
     /// `a && b`
-    And(Arc<Expr>, Arc<Expr>),
+    And(
+        #[serde(with = "shared")] Arc<Expr>,
+        #[serde(with = "shared")] Arc<Expr>,
+    ),
     /// `a || b`
-    Or(Arc<Expr>, Arc<Expr>),
+    Or(
+        #[serde(with = "shared")] Arc<Expr>,
+        #[serde(with = "shared")] Arc<Expr>,
+    ),
     /// `a = b`, `a != b`, `a < b`, …
     Compare(CmpOp, SymbolId, SymbolId),
+}
+
+/// Serialization of shared sub-expressions: inside [`shared::Sharing::run`], a sub-expression
+/// met again is written as a reference to the first copy and read back as the same `Arc`, so a
+/// stored model keeps its sharing (and its size). Outside, every copy is written in full.
+pub(crate) mod shared {
+    use super::Expr;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    thread_local! {
+        static WRITTEN: RefCell<Option<HashMap<*const Expr, u32>>> = const { RefCell::new(None) };
+        static READ: RefCell<Option<Vec<Arc<Expr>>>> = const { RefCell::new(None) };
+    }
+
+    #[derive(Serialize)]
+    enum Out<'a> {
+        Def(&'a Expr),
+        Ref(u32),
+    }
+
+    #[derive(Deserialize)]
+    enum In {
+        Def(Expr),
+        Ref(u32),
+    }
+
+    /// Runs `f` (one serialization or deserialization) with the tables of shared
+    /// sub-expressions.
+    pub(crate) struct Sharing;
+
+    impl Sharing {
+        pub(crate) fn run<T>(f: impl FnOnce() -> T) -> T {
+            struct Reset;
+            impl Drop for Reset {
+                fn drop(&mut self) {
+                    WRITTEN.with(|w| *w.borrow_mut() = None);
+                    READ.with(|r| *r.borrow_mut() = None);
+                }
+            }
+            WRITTEN.with(|w| *w.borrow_mut() = Some(HashMap::new()));
+            READ.with(|r| *r.borrow_mut() = Some(Vec::new()));
+            let _reset = Reset;
+            f()
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(e: &Arc<Expr>, s: S) -> Result<S::Ok, S::Error> {
+        let ptr = Arc::as_ptr(e);
+        let (active, seen) = WRITTEN.with(|w| {
+            let w = w.borrow();
+            (w.is_some(), w.as_ref().and_then(|t| t.get(&ptr).copied()))
+        });
+        if let Some(i) = seen {
+            return Out::Ref(i).serialize(s);
+        }
+        // Children first; this node's number is given when it is complete (as on reading).
+        let r = Out::Def(e).serialize(s)?;
+        if active {
+            WRITTEN.with(|w| {
+                if let Some(t) = w.borrow_mut().as_mut() {
+                    let next = t.len() as u32;
+                    t.insert(ptr, next);
+                }
+            });
+        }
+        Ok(r)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Expr>, D::Error> {
+        match In::deserialize(d)? {
+            In::Def(e) => {
+                let e = Arc::new(e);
+                READ.with(|r| {
+                    if let Some(t) = r.borrow_mut().as_mut() {
+                        t.push(e.clone());
+                    }
+                });
+                Ok(e)
+            }
+            In::Ref(i) => READ
+                .with(|r| r.borrow().as_ref().and_then(|t| t.get(i as usize).cloned()))
+                .ok_or_else(|| serde::de::Error::custom("reference to an unknown expression")),
+        }
+    }
 }
 
 impl Expr {
@@ -191,7 +294,7 @@ impl Expr {
 }
 
 /// What a property says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PropKind {
     /// `prompt "text"` (or the prompt of a type line, `menu`, `comment`, `choice`).
     Prompt(String),
@@ -211,7 +314,7 @@ pub enum PropKind {
 }
 
 /// A property of a symbol or a menu node, as written and as finalized.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Property {
     /// What it says.
     pub kind: PropKind,
@@ -230,7 +333,7 @@ pub struct Property {
 }
 
 /// Flags of a symbol.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SymbolFlags {
     /// A constant (`y`, `m`, `n`, a string or number in an expression).
     pub constant: bool,
@@ -256,7 +359,7 @@ pub struct SymbolFlags {
 }
 
 /// A symbol: a config option, a choice, or a constant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Symbol {
     /// The name without `CONFIG_`; for constants, the value; empty for an unnamed choice.
     pub name: String,
@@ -299,7 +402,7 @@ impl Symbol {
 }
 
 /// The kind of a node in the menu tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MenuKind {
     /// The root (the `mainmenu`).
     Root,
@@ -318,7 +421,7 @@ pub enum MenuKind {
 }
 
 /// A node of the menu tree, one per entry, in file order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Menu {
     /// What the node is.
     pub kind: MenuKind,
@@ -370,7 +473,7 @@ impl Menu {
 }
 
 /// A whole parsed Kconfig tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Every symbol; the first three are `n`, `m`, `y`.
     pub symbols: Vec<Symbol>,

@@ -19,7 +19,7 @@ pub(crate) const WRITTEN: u8 = 16;
 pub(crate) const WARNED_UNMET: u8 = 32;
 
 /// Per-symbol lookups computed once per loaded model.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Index {
     pub prompts: Vec<Vec<PropId>>,
     pub defaults: Vec<Vec<PropId>>,
@@ -48,7 +48,7 @@ pub(crate) struct Index {
 }
 
 /// A node of a flattened expression.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Node {
     Sym(SymbolId),
     Not(u32),

@@ -13,6 +13,8 @@ pub mod explain;
 pub mod finalize;
 pub mod fix;
 pub mod lexer;
+mod merge_target;
+mod model_cache;
 mod ops;
 pub mod parser;
 pub mod preprocess;
@@ -48,10 +50,20 @@ pub struct LoadOptions {
     /// `CROSS_COMPILE`/`LLVM` for the computed environment; `None` reads them from this
     /// process's environment, as make does.
     pub toolchain: Option<Toolchain>,
-    /// Directory for the cache of `$(shell,…)` probe results; `None` disables the cache.
+    /// Directory for the cache of `$(shell,…)` probe results and of the parsed tree (used
+    /// only while every file, environment variable and probe it was read with is unchanged);
+    /// `None` disables both.
     pub probe_cache: Option<PathBuf>,
     /// Set to `true` to stop loading early (checked between files and probes).
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Keep the parsed and finalized tree beside the probe cache and reuse it while every
+    /// file, glob, environment variable and probe program it was read with is unchanged
+    /// (default `true`; needs [`LoadOptions::probe_cache`]).
+    pub cache_parsed_tree: bool,
+    /// The working directory of `$(shell,…)` commands (the kernel runs them in the build
+    /// directory, Xen in `xen/`, which matters for relative paths such as `srctree=.`);
+    /// `None` is a private temporary directory.
+    pub probe_workdir: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -66,6 +78,8 @@ impl LoadOptions {
             toolchain: None,
             probe_cache: None,
             interrupt: None,
+            cache_parsed_tree: true,
+            probe_workdir: None,
         }
     }
 
@@ -203,8 +217,19 @@ impl Kconfig {
             .get("SRCARCH")
             .cloned()
             .unwrap_or_else(|| crate::srcarch(&arch));
-        let parsed = parse_tree(opts, &env)?;
-        let mut k = Kconfig::from_parts(parsed.model, opts.srctree.clone(), arch, srcarch, env);
+        let mut parsed = parse_tree(opts, &env)?;
+        let index = parsed
+            .index
+            .take()
+            .unwrap_or_else(|| eval::Index::build(&parsed.model));
+        let mut k = Kconfig::with_index(
+            parsed.model,
+            index,
+            opts.srctree.clone(),
+            arch,
+            srcarch,
+            env,
+        );
         if let Some(inner) = Arc::get_mut(&mut k.inner) {
             inner.probes = parsed.probes;
             inner.warnings = parsed.warnings;
@@ -234,6 +259,17 @@ impl Kconfig {
         env: BTreeMap<String, String>,
     ) -> Kconfig {
         let index = eval::Index::build(&model);
+        Kconfig::with_index(model, index, srctree, arch, srcarch, env)
+    }
+
+    fn with_index(
+        model: Model,
+        index: eval::Index,
+        srctree: PathBuf,
+        arch: String,
+        srcarch: String,
+        env: BTreeMap<String, String>,
+    ) -> Kconfig {
         Kconfig {
             inner: Arc::new(Loaded {
                 model,
@@ -334,6 +370,8 @@ fn parse_tree(
     let top = opts.kconfig.to_string_lossy();
     let probe = probe::ProbeOptions {
         cache_dir: opts.probe_cache.clone(),
+        parsed_tree_cache: opts.cache_parsed_tree,
+        workdir: opts.probe_workdir.clone(),
         ..Default::default()
     };
     let input = parser::ParseInput {

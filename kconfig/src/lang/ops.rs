@@ -11,6 +11,7 @@ use super::ResolveError;
 use super::ast::{SymbolType, Tristate};
 use super::confdata::Diagnostic;
 use super::eval::{DEF_USER, Eval, NEED_SET_CHOICE_VALUES, State, VALID, WRITE};
+use super::merge_target;
 
 /// A new configuration to compute (the kernel's `make <target>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +313,9 @@ pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolv
             }
         }
         let Some(text) = found else {
+            if let Some(resolved) = merge_target_config(loaded, target)? {
+                return Ok(resolved);
+            }
             return Err(ResolveError::NoDefconfig {
                 path: candidates.last().cloned().unwrap_or(name),
                 srcarch: loaded.srcarch.clone(),
@@ -335,4 +339,49 @@ pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolv
         }
         Resolved::finish(loaded, state, diags)
     }))
+}
+
+/// A defconfig target that is a merge rule of the architecture Makefile (MIPS'
+/// `32r2el_defconfig`), resolved as make does: merge, `olddefconfig` of the merge as the
+/// reference for the board fragments' requirements, merge of the boards that fit,
+/// `olddefconfig`. `None` when the target is no such rule.
+fn merge_target_config(
+    loaded: &Arc<Loaded>,
+    target: &Target,
+) -> Result<Option<Resolved>, ResolveError> {
+    let name = match target {
+        Target::Defconfig => super::kbuild_defconfig(&loaded.srctree, &loaded.arch),
+        Target::NamedDefconfig(n) => n.clone(),
+        _ => return Ok(None),
+    };
+    let Some(recipe) = merge_target::find(&loaded.srctree, &loaded.srcarch, &name, &loaded.env)
+    else {
+        return Ok(None);
+    };
+    tracing::debug!(target = %name, ?recipe, "defconfig target is a merge rule");
+    let read = |rel: &std::path::Path| {
+        let full = loaded.srctree.join(rel);
+        std::fs::read(&full)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|source| ResolveError::Read { path: full, source })
+    };
+    let prefix = crate::Prefix::kernel();
+    let mut merged = read(&recipe.base)?;
+    for fragment in &recipe.fragments {
+        merged = merge_target::merge_text(&merged, &read(fragment)?, &prefix);
+    }
+    if !recipe.boards.is_empty() {
+        let reference = olddefconfig(loaded, merged.as_bytes(), ".config");
+        for board in &recipe.boards {
+            // generic-board-config.sh warns about a missing board file and goes on.
+            let Ok(text) = read(board) else {
+                tracing::warn!(board = %board.display(), "board config not found");
+                continue;
+            };
+            if merge_target::requirements_hold(&text, reference.config_str()) {
+                merged = merge_target::merge_text(&merged, &text, &prefix);
+            }
+        }
+    }
+    Ok(Some(olddefconfig(loaded, merged.as_bytes(), ".config")))
 }

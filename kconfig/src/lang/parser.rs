@@ -83,7 +83,7 @@ impl ParseError {
 }
 
 /// A warning the kernel's tools print while parsing (the parse goes on).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParseWarning {
     /// The file.
     pub file: String,
@@ -137,6 +137,10 @@ pub struct Parsed {
     pub warnings: Vec<ParseWarning>,
     /// Every `$(shell,…)` call, in order.
     pub probes: Vec<ProbeRecord>,
+    /// The files and directories the parse depended on (for the model cache).
+    pub(crate) inputs: Vec<super::model_cache::Input>,
+    /// The evaluator's index of the model, when it was built already (or cached).
+    pub(crate) index: Option<super::eval::Index>,
 }
 
 /// Parses and finalizes the tree at `input.srctree` starting from `input.top`.
@@ -145,20 +149,77 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
         let files = Files::Disk(input.srctree.to_path_buf());
         match &input.shell {
             ShellPolicy::Run(opts) => {
+                let workdir = opts.workdir.as_deref();
+                let tree_cache = opts.cache_dir.as_ref().filter(|_| opts.parsed_tree_cache);
+                if let Some(dir) = tree_cache
+                    && let Some(parsed) =
+                        super::model_cache::load(dir, input.srctree, input.top, input.env, workdir)
+                {
+                    tracing::debug!("Kconfig tree taken from the model cache");
+                    return Ok(parsed);
+                }
                 let prober = Prober::new(opts.clone(), input.env, input.interrupt);
                 let records = prober.records_handle();
+                if !prober.knows_previous_run() {
+                    // No list of this environment's commands to start ahead: at the first
+                    // command that must run, a second pass over the tree starts on a thread and
+                    // starts every command it meets without waiting for it (its model is
+                    // thrown away; this pass's outcome alone counts).
+                    let srctree = input.srctree.to_path_buf();
+                    let top = input.top.to_owned();
+                    let env = input.env.clone();
+                    let runner = prober.speculator();
+                    prober.speculate_on_first_miss(Box::new(move |stop| {
+                        std::thread::Builder::new()
+                            .name("kconfig-speculate".to_owned())
+                            .stack_size(256 << 20)
+                            .spawn(move || {
+                                let started = std::time::Instant::now();
+                                let pass = run(
+                                    Files::Disk(srctree),
+                                    &top,
+                                    &env,
+                                    Box::new(runner),
+                                    Some(&stop),
+                                    false,
+                                );
+                                tracing::debug!(
+                                    ms = started.elapsed().as_secs_f64() * 1e3,
+                                    completed = pass.is_ok(),
+                                    "speculative pass over the Kconfig tree"
+                                );
+                            })
+                            .ok()
+                    }));
+                }
                 let res = run(
                     files,
                     input.top,
                     input.env,
                     Box::new(prober),
                     input.interrupt,
+                    true,
                 );
                 let probes = records.take();
-                res.map(|mut p| {
+                let res = res.map(|mut p| {
                     p.probes = probes;
                     p
-                })
+                });
+                let mut parsed = res?;
+                if let Some(dir) = tree_cache {
+                    let index = super::eval::Index::build(&parsed.model);
+                    super::model_cache::store(
+                        dir,
+                        input.srctree,
+                        input.top,
+                        input.env,
+                        workdir,
+                        &parsed,
+                        &index,
+                    );
+                    parsed.index = Some(index);
+                }
+                Ok(parsed)
             }
             ShellPolicy::Forbid => run(
                 files,
@@ -166,6 +227,7 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                 input.env,
                 Box::new(Forbid),
                 input.interrupt,
+                true,
             ),
         }
     });
@@ -215,7 +277,7 @@ pub fn parse_files(
         .iter()
         .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec()))
         .collect();
-    with_big_stack(|| run(Files::Memory(map), top, env, Box::new(Forbid), None))
+    with_big_stack(|| run(Files::Memory(map), top, env, Box::new(Forbid), None, true))
 }
 
 struct Forbid;
@@ -234,21 +296,30 @@ enum Files {
 
 impl Files {
     /// Reads `name` into `buf` (reused across files: no large allocation per file).
-    fn read(&self, name: &str, buf: &mut Vec<u8>) -> Result<(), (PathBuf, std::io::Error)> {
+    /// Returns the file's metadata when it is on disk.
+    fn read(
+        &self,
+        name: &str,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<std::fs::Metadata>, (PathBuf, std::io::Error)> {
         use std::io::Read;
         buf.clear();
         match self {
             Files::Disk(root) => {
                 let p = root.join(name);
-                match std::fs::File::open(&p).and_then(|mut f| f.read_to_end(buf)) {
-                    Ok(_) => Ok(()),
+                let read = std::fs::File::open(&p).and_then(|mut f| {
+                    f.read_to_end(buf)?;
+                    f.metadata()
+                });
+                match read {
+                    Ok(md) => Ok(Some(md)),
                     Err(e) => Err((p, e)),
                 }
             }
             Files::Memory(m) => match m.get(name) {
                 Some(t) => {
                     buf.extend_from_slice(t);
-                    Ok(())
+                    Ok(None)
                 }
                 None => Err((
                     PathBuf::from(name),
@@ -286,6 +357,11 @@ impl Files {
                 .collect(),
         }
     }
+}
+
+/// The files of the tree at `root` matching a `source` glob, sorted (as the parser sees them).
+pub(crate) fn glob_on_disk(root: &Path, pattern: &str) -> Vec<String> {
+    Files::Disk(root.to_path_buf()).glob(pattern)
 }
 
 fn has_glob(s: &str) -> bool {
@@ -416,6 +492,7 @@ fn run(
     env: &BTreeMap<String, String>,
     shell: Box<dyn ShellRunner + '_>,
     interrupt: Option<&AtomicBool>,
+    finalize: bool,
 ) -> Result<Parsed, ParseError> {
     let mut p = Parser {
         model: Model::new(),
@@ -427,17 +504,36 @@ fn run(
         modules_line: None,
         operands: 0,
         buffers: Vec::new(),
+        inputs: Vec::new(),
     };
     if let Files::Disk(root) = &p.files {
         // A kernel tree has about 20000 symbols.
         p.model.reserve(20_000);
         p.pp.set_if_function(super::preprocess::tree_has_if_function(root));
+        for rel in super::preprocess::IF_FUNCTION_SOURCES {
+            p.inputs.push(super::model_cache::Input::of(root, rel));
+        }
     }
     let root = p.model.root();
+    let started = std::time::Instant::now();
     p.source_file(top.to_owned(), None, root, false)?;
+    let parsed = started.elapsed();
     let mut warnings = p.warnings;
     let mut model = p.model;
-    warnings.extend(super::finalize::finalize(&mut model));
+    if finalize {
+        warnings.extend(super::finalize::finalize(&mut model));
+    }
+    tracing::debug!(
+        files = model.files.len(),
+        symbols = model.symbols.len(),
+        parse_ms = parsed.as_secs_f64() * 1e3,
+        finalize_ms = (started.elapsed() - parsed).as_secs_f64() * 1e3,
+        "Kconfig tree parsed and finalized"
+    );
+    for name in p.pp.env_unset() {
+        p.inputs
+            .push(super::model_cache::Input::EnvUnset { name: name.clone() });
+    }
     let (env_read, messages) = p.pp.into_records();
     Ok(Parsed {
         model,
@@ -445,6 +541,8 @@ fn run(
         messages,
         warnings,
         probes: Vec::new(),
+        inputs: p.inputs,
+        index: None,
     })
 }
 
@@ -460,6 +558,8 @@ struct Parser<'e> {
     operands: u32,
     /// File buffers for reuse.
     buffers: Vec<Vec<u8>>,
+    /// What the parse read from disk.
+    inputs: Vec<super::model_cache::Input>,
 }
 
 /// The token stream of one file with one token of look-ahead.
@@ -608,7 +708,8 @@ impl<'e> Parser<'e> {
             });
         }
         let mut text = self.buffers.pop().unwrap_or_default();
-        self.files
+        let md = self
+            .files
             .read(&name, &mut text)
             .map_err(|(path, source)| ParseError::Open {
                 file: from_name.clone(),
@@ -616,6 +717,10 @@ impl<'e> Parser<'e> {
                 path,
                 source,
             })?;
+        if let Some(md) = md {
+            self.inputs
+                .push(super::model_cache::Input::file(name.clone(), &md));
+        }
         let file = FileId(self.model.files.len() as u32);
         self.model.files.push(SourceFile {
             name: name.clone(),
@@ -901,6 +1006,12 @@ impl<'e> Parser<'e> {
         let from = Some((Self::loc(st, line), st.name.to_owned()));
         if has_glob(&name) {
             let found = self.files.glob(&name);
+            if matches!(self.files, Files::Disk(_)) {
+                self.inputs.push(super::model_cache::Input::Glob {
+                    pattern: name.clone(),
+                    found: found.clone(),
+                });
+            }
             if found.is_empty() && !optional {
                 return Err(self.err(st, line, format!("\"{name}\" matches no file")));
             }
@@ -910,6 +1021,9 @@ impl<'e> Parser<'e> {
             return Ok(());
         }
         if optional && !self.files.exists(&name) {
+            if matches!(self.files, Files::Disk(_)) {
+                self.inputs.push(super::model_cache::Input::Absent { name });
+            }
             return Ok(());
         }
         self.source_file(name, from, parent, in_choice)

@@ -23,7 +23,7 @@ pub enum Flavor {
 }
 
 /// A message printed by `$(info,…)` or `$(warning-if,…)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MacroMessage {
     /// `info` (standard output in the kernel's tools) or `warning` (standard error).
     pub kind: MacroMessageKind,
@@ -36,7 +36,7 @@ pub struct MacroMessage {
 }
 
 /// The kind of a [`MacroMessage`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MacroMessageKind {
     /// `$(info,…)`
     Info,
@@ -58,6 +58,10 @@ pub trait ShellRunner {
     /// Runs `command` with `/bin/sh -c` and returns its standard output (the kernel's
     /// post-processing is applied by the caller), or a message saying why it could not run.
     fn run(&mut self, command: &str, pos: MacroPos<'_>) -> Result<Vec<u8>, String>;
+
+    /// Called with `true` before the value of a simply expanded variable (`:=`) is expanded
+    /// and with `false` after: the output of commands run in between is kept for later use.
+    fn value_kept(&mut self, _kept: bool) {}
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +77,7 @@ pub struct Preprocessor<'e> {
     vars: HashMap<Vec<u8>, Variable>,
     env_read: Vec<(String, String)>,
     env_seen: HashMap<String, usize>,
+    env_unset: Vec<String>,
     messages: Vec<MacroMessage>,
     shell: Box<dyn ShellRunner + 'e>,
     if_function: bool,
@@ -98,6 +103,7 @@ impl<'e> Preprocessor<'e> {
             vars: HashMap::new(),
             env_read: Vec::new(),
             env_seen: HashMap::new(),
+            env_unset: Vec::new(),
             messages: Vec::new(),
             shell,
             if_function: false,
@@ -121,6 +127,11 @@ impl<'e> Preprocessor<'e> {
         &self.messages
     }
 
+    /// Environment variables looked up and not set, in the order first looked up.
+    pub fn env_unset(&self) -> &[String] {
+        &self.env_unset
+    }
+
     /// Takes the recorded environment reads and messages.
     pub fn into_records(self) -> (Vec<(String, String)>, Vec<MacroMessage>) {
         (self.env_read, self.messages)
@@ -135,7 +146,12 @@ impl<'e> Preprocessor<'e> {
         if let Some(&i) = self.env_seen.get(name) {
             return Some(self.env_read[i].1.clone());
         }
-        let value = self.env.get(name)?.clone();
+        let Some(value) = self.env.get(name).cloned() else {
+            if !self.env_unset.iter().any(|n| n == name) {
+                self.env_unset.push(name.to_owned());
+            }
+            return None;
+        };
         self.env_seen.insert(name.to_owned(), self.env_read.len());
         self.env_read.push((name.to_owned(), value.clone()));
         Some(value)
@@ -155,7 +171,10 @@ impl<'e> Preprocessor<'e> {
             (_, f) => (f, false),
         };
         let new_value = if flavor == Flavor::Simple {
-            self.expand_all(value, &[], pos)?
+            self.shell.value_kept(true);
+            let v = self.expand_all(value, &[], pos);
+            self.shell.value_kept(false);
+            v?
         } else {
             value.to_vec()
         };
@@ -425,11 +444,15 @@ impl<'e> Preprocessor<'e> {
     }
 }
 
+/// The files of a tree [`tree_has_if_function`] reads.
+pub const IF_FUNCTION_SOURCES: [&str; 2] =
+    ["scripts/kconfig/preprocess.c", "tools/kconfig/preprocess.c"];
+
 /// Whether the `conf` of the tree at `srctree` knows `$(if,…)`: its macro table
 /// (`scripts/kconfig/preprocess.c`, or Xen's `tools/kconfig/preprocess.c`) lists an `"if"`
 /// function. A tree without that file gets the behaviour of Linux 6.1 (no `if`).
 pub fn tree_has_if_function(srctree: &std::path::Path) -> bool {
-    ["scripts/kconfig/preprocess.c", "tools/kconfig/preprocess.c"]
+    IF_FUNCTION_SOURCES
         .iter()
         .filter_map(|rel| std::fs::read_to_string(srctree.join(rel)).ok())
         .any(|c| c.contains("{ \"if\",") || c.contains("{\"if\","))

@@ -48,8 +48,12 @@ pub struct ProbeOptions {
     /// Working directory of the commands (the kernel runs them in the build directory; some
     /// create temporary directories there). `None`: a private temporary directory.
     pub workdir: Option<PathBuf>,
-    /// Threads for prefetching; 0 means the number of CPUs.
+    /// Threads running probes ahead of the parser; 0 means four per CPU (probes are short
+    /// compiler runs, as bound by process start-up as by CPU).
     pub threads: usize,
+    /// Also keep the parsed and finalized tree in `cache_dir`, and use it while nothing it
+    /// was read with has changed (see [`Kconfig::load`](super::Kconfig::load)).
+    pub parsed_tree_cache: bool,
 }
 
 impl ProbeOptions {
@@ -140,7 +144,17 @@ struct Shared {
     opts: ProbeOptions,
     state: Mutex<State>,
     ready: Condvar,
+    /// Set when the load is over: a speculative pass still going stops.
+    stop: Arc<AtomicBool>,
+    /// Starts the speculative pass (see [`Prober::speculate_on_first_miss`]); taken once.
+    on_first_miss: Mutex<Option<SpeculationStart>>,
+    /// The speculative pass's thread, joined before the load returns.
+    speculation: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
+
+/// Starts a speculative pass on a thread (given the flag that stops it).
+pub type SpeculationStart =
+    Box<dyn FnOnce(Arc<AtomicBool>) -> Option<std::thread::JoinHandle<()>> + Send>;
 
 #[derive(Default)]
 struct State {
@@ -152,6 +166,10 @@ struct State {
     used_keys: Vec<String>,
     records: Vec<ProbeRecord>,
     identities: HashMap<String, ProgramIdentity>,
+    /// Commands waiting for a worker thread (key, command), first needed first.
+    queue: std::collections::VecDeque<(String, String)>,
+    /// Worker threads running.
+    workers: usize,
 }
 
 /// Shared access to the records and the cache of a [`Prober`] after it was handed to the
@@ -166,8 +184,30 @@ impl std::fmt::Debug for ProbeHandle {
 }
 
 impl ProbeHandle {
+    /// Drops the commands still queued (started ahead and not needed after all) and waits for
+    /// the running ones: no probe outlives the load.
+    pub fn finish_workers(&self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+        self.0.ready.notify_all();
+        let pass = self
+            .0
+            .speculation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(pass) = pass {
+            let _ = pass.join();
+        }
+        let mut st = self.0.lock();
+        st.queue.clear();
+        while st.workers > 0 {
+            st = self.0.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// Writes the cache (if it changed) and returns the records of every call so far.
     pub fn take(&self) -> Vec<ProbeRecord> {
+        self.finish_workers();
         let _ = self.0.save();
         std::mem::take(&mut self.0.lock().records)
     }
@@ -272,47 +312,8 @@ impl Shared {
         if let Some(id) = self.lock().identities.get(word) {
             return Some(id.clone());
         }
-        let found = if word.contains('/') {
-            if word.starts_with("/dev/") || word.starts_with("/proc/") {
-                return None;
-            }
-            let p = Path::new(word);
-            let p = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                match &self.opts.workdir {
-                    Some(w) => w.join(p),
-                    None => return None,
-                }
-            };
-            match std::fs::metadata(&p) {
-                Ok(md) if md.is_file() => Some((p, md)),
-                _ => return None,
-            }
-        } else {
-            let path_var = self.env.get("PATH").map_or("", String::as_str);
-            path_var.split(':').filter(|d| !d.is_empty()).find_map(|d| {
-                let p = Path::new(d).join(word);
-                std::fs::metadata(&p)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| (p, m))
-            })
-        };
-        let id = match found {
-            Some((p, md)) => ProgramIdentity {
-                word: word.to_owned(),
-                path: Some(p),
-                size: md.len(),
-                mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-            },
-            None => ProgramIdentity {
-                word: word.to_owned(),
-                path: None,
-                size: 0,
-                mtime_ns: 0,
-            },
-        };
+        let path_var = self.env.get("PATH").map_or("", String::as_str);
+        let id = find_identity(word, path_var, self.opts.workdir.as_deref())?;
         self.lock().identities.insert(word.to_owned(), id.clone());
         Some(id)
     }
@@ -346,6 +347,68 @@ impl Shared {
         }
         hex(h.finalize())
     }
+}
+
+/// The identity of the program or file `word` names: a path (absolute, or relative to
+/// `workdir`), else a name looked up on `path_var`. `None` for words that are no file
+/// (`/dev/…`, `/proc/…`, a relative path without a working directory).
+fn find_identity(word: &str, path_var: &str, workdir: Option<&Path>) -> Option<ProgramIdentity> {
+    let found = if word.contains('/') {
+        if word.starts_with("/dev/") || word.starts_with("/proc/") {
+            return None;
+        }
+        let p = Path::new(word);
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            match workdir {
+                Some(w) => w.join(p),
+                None => return None,
+            }
+        };
+        match std::fs::metadata(&p) {
+            Ok(md) if md.is_file() => Some((p, md)),
+            _ => return None,
+        }
+    } else {
+        path_var.split(':').filter(|d| !d.is_empty()).find_map(|d| {
+            let p = Path::new(d).join(word);
+            std::fs::metadata(&p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (p, m))
+        })
+    };
+    let id = match found {
+        Some((p, md)) => ProgramIdentity {
+            word: word.to_owned(),
+            path: Some(p),
+            size: md.len(),
+            mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+        },
+        None => ProgramIdentity {
+            word: word.to_owned(),
+            path: None,
+            size: 0,
+            mtime_ns: 0,
+        },
+    };
+    Some(id)
+}
+
+/// The identities of the programs and files `command` names, as a probe's cache key uses
+/// them (the command run with `env`'s `PATH` in `workdir`).
+pub(crate) fn command_identities(
+    command: &str,
+    env: &BTreeMap<String, String>,
+    workdir: Option<&Path>,
+) -> Vec<ProgramIdentity> {
+    let path_var = env.get("PATH").map_or("", String::as_str);
+    let mut seen = std::collections::HashSet::new();
+    command_words(command)
+        .filter(|w| seen.insert(*w))
+        .filter_map(|w| find_identity(w, path_var, workdir))
+        .collect()
 }
 
 const SHELL_WORDS: &[&str] = &[
@@ -404,6 +467,9 @@ impl<'a> Prober<'a> {
                 ..Default::default()
             }),
             ready: Condvar::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            on_first_miss: Mutex::new(None),
+            speculation: Mutex::new(None),
         });
         let p = Prober {
             shared,
@@ -442,26 +508,154 @@ impl<'a> Prober<'a> {
         if todo.is_empty() {
             return;
         }
-        let threads = match self.shared.opts.threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
+        Shared::submit(&self.shared, todo);
+    }
+
+    /// Whether commands of a previous run with this environment are known (and were started
+    /// ahead if their results are not cached).
+    pub fn knows_previous_run(&self) -> bool {
+        self.shared
+            .lock()
+            .cache
+            .last_runs
+            .contains_key(&self.context)
+    }
+
+    /// Arranges for `start` to be called the first time a command is neither cached nor
+    /// started ahead (a first run, or a changed compiler with no list of the previous run's
+    /// commands): it should start a speculative pass over the tree on a thread with
+    /// [`Prober::speculator`], stopping when the flag it is given is set. The pass is stopped
+    /// and joined when the records are taken ([`ProbeHandle::take`]).
+    pub fn speculate_on_first_miss(&self, start: SpeculationStart) {
+        *self
+            .shared
+            .on_first_miss
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(start);
+    }
+
+    /// A runner for a speculative pass over the tree: every command it is asked for is
+    /// started on a worker thread and answered at once with its result when that is known,
+    /// else with a guess (`n`), so that the pass finds the next commands without waiting.
+    /// Commands whose output is kept in a variable (`:=`) are waited for, because later
+    /// commands are built from them. Nothing is recorded; a guess may lead the pass to
+    /// commands the real pass never runs (their results are unused).
+    pub fn speculator(&self) -> Speculator {
+        Speculator {
+            shared: self.shared.clone(),
+            keep: 0,
         }
-        .min(todo.len());
-        let queue = Arc::new(Mutex::new(todo));
-        for _ in 0..threads {
-            let shared = self.shared.clone();
-            let queue = queue.clone();
-            std::thread::spawn(move || {
-                loop {
-                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                    let Some((key, cmd)) = job else { break };
-                    let res = shared.execute(&cmd);
-                    let mut st = shared.lock();
-                    st.slots.insert(key, Slot::Done(res));
-                    drop(st);
-                    shared.ready.notify_all();
+    }
+}
+
+/// The runner of [`Prober::speculator`].
+pub struct Speculator {
+    shared: Arc<Shared>,
+    keep: u32,
+}
+
+impl std::fmt::Debug for Speculator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Speculator").finish_non_exhaustive()
+    }
+}
+
+impl ShellRunner for Speculator {
+    fn run(&mut self, command: &str, _pos: MacroPos<'_>) -> Result<Vec<u8>, String> {
+        let sh = &self.shared;
+        let ids = sh.identities(command);
+        let key = Shared::key(command, &ids);
+        let mut st = sh.lock();
+        if let Some(e) = st.cache.entries.get(&key) {
+            return Ok(e.output.clone());
+        }
+        if !st.slots.contains_key(&key) {
+            st.slots.insert(key.clone(), Slot::Pending);
+            drop(st);
+            Shared::submit(sh, vec![(key.clone(), command.to_owned())]);
+            st = sh.lock();
+        }
+        loop {
+            match st.slots.get(&key) {
+                Some(Slot::Done(Ok(e))) => return Ok(e.output.clone()),
+                Some(Slot::Done(Err(e))) => return Err(e.clone()),
+                Some(Slot::Pending) if self.keep > 0 => {
+                    if sh.stop.load(Ordering::Relaxed) {
+                        return Err("stopped".to_owned());
+                    }
+                    st = sh.ready.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
-            });
+                _ => return Ok(b"n".to_vec()),
+            }
+        }
+    }
+
+    fn value_kept(&mut self, kept: bool) {
+        if kept {
+            self.keep += 1;
+        } else {
+            self.keep = self.keep.saturating_sub(1);
+        }
+    }
+}
+
+impl Shared {
+    /// Queues commands for the worker threads, starting workers up to the limit. Probes are
+    /// compiler runs bound by process start-up as much as by CPU, so the default runs more of
+    /// them at once than there are CPUs.
+    fn submit(shared: &Arc<Shared>, jobs: Vec<(String, String)>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let limit = match shared.opts.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
+            n => n,
+        };
+        let mut st = shared.lock();
+        st.queue.extend(jobs);
+        let want = limit.min(st.workers + st.queue.len());
+        while st.workers < want {
+            let worker = shared.clone();
+            let started = std::thread::Builder::new()
+                .name("kconfig-probe".into())
+                .spawn(move || worker.work());
+            if started.is_err() {
+                break;
+            }
+            st.workers += 1;
+        }
+        if st.workers == 0 {
+            // No thread could be started: run the queue here.
+            drop(st);
+            shared.work_inline();
+        }
+    }
+
+    /// A worker: runs queued commands until the queue is empty.
+    fn work(&self) {
+        loop {
+            let mut st = self.lock();
+            let Some((key, cmd)) = st.queue.pop_front() else {
+                st.workers -= 1;
+                drop(st);
+                self.ready.notify_all();
+                return;
+            };
+            drop(st);
+            let res = self.execute(&cmd);
+            self.lock().slots.insert(key, Slot::Done(res));
+            self.ready.notify_all();
+        }
+    }
+
+    fn work_inline(&self) {
+        loop {
+            let Some((key, cmd)) = self.lock().queue.pop_front() else {
+                return;
+            };
+            let res = self.execute(&cmd);
+            self.lock().slots.insert(key, Slot::Done(res));
+            self.ready.notify_all();
         }
     }
 }
@@ -510,10 +704,26 @@ impl ShellRunner for Prober<'_> {
         let (entry, source) = match result {
             Some(r) => (r?, source.unwrap_or(ProbeSource::Cache)),
             None => {
+                // Marked as running, so that a speculative pass does not start it again.
+                st.slots.insert(key.clone(), Slot::Pending);
                 drop(st);
-                let e = sh.execute(command)?;
+                let start = sh
+                    .on_first_miss
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                if let Some(start) = start
+                    && let Some(pass) = start(sh.stop.clone())
+                {
+                    *sh.speculation.lock().unwrap_or_else(|e| e.into_inner()) = Some(pass);
+                }
+                let res = sh.execute(command);
                 st = sh.lock();
-                st.slots.insert(key.clone(), Slot::Done(Ok(e.clone())));
+                st.slots.insert(key.clone(), Slot::Done(res.clone()));
+                drop(st);
+                sh.ready.notify_all();
+                let e = res?;
+                st = sh.lock();
                 (e, ProbeSource::Ran)
             }
         };
