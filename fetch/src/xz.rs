@@ -40,12 +40,14 @@ fn truncated() -> io::Error {
     )
 }
 
+/// Read `n` bytes; the buffer grows with the bytes that arrive, so a size claimed by a damaged
+/// header costs memory only as far as the input really goes.
 fn read_exact_buf<R: BufRead>(r: &mut R, n: usize) -> io::Result<Vec<u8>> {
-    let mut out = vec![0u8; n];
-    r.read_exact(&mut out).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => truncated(),
-        _ => e,
-    })?;
+    let mut out = Vec::with_capacity(n.min(1 << 20));
+    Read::take(&mut *r, n as u64).read_to_end(&mut out)?;
+    if out.len() < n {
+        return Err(truncated());
+    }
     Ok(out)
 }
 
