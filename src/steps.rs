@@ -436,6 +436,11 @@ impl Run {
         self.verification_text = Some(text);
     }
 
+    /// The short verification report set so far, if any.
+    pub fn verification_text(&self) -> Option<&str> {
+        self.verification_text.as_deref()
+    }
+
     /// A line callback for make and configure that feeds the observer.
     pub fn line_callback(&self) -> impl Fn(&kforge_kbuild::Line<'_>) + Send + Sync + 'static {
         let observer = Arc::clone(&self.observer);

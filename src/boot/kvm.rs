@@ -383,8 +383,17 @@ impl KvmBoot {
             Ok(())
         })?;
         let main_config = std::mem::replace(&mut run.record.config, boot_config);
+        let main_text = run.verification_text().map(str::to_string);
         let verified = run.step("boot-verify-config", |run| k.verify(run, &configured));
         let boot_config = std::mem::replace(&mut run.record.config, main_config);
+        // The summary keeps the flow's own verification, the boot kernel's after it.
+        if let Some(boot_text) = run.verification_text().map(str::to_string) {
+            let text = match main_text {
+                Some(main) => format!("{main}\nboot kernel: {boot_text}"),
+                None => format!("boot kernel: {boot_text}"),
+            };
+            run.set_verification_text(text);
+        }
         verified?;
         run.step("boot-kernel", |run| {
             run.command_started("bzImage modules");
