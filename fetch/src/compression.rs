@@ -58,7 +58,8 @@ pub fn decoder_for_pinned<'a, R: BufRead + Send + 'a>(
 }
 
 /// As [`decoder`]; when `hash_verified` (the caller checks a SHA-256 of the compressed bytes
-/// before using the output), xz blocks are decoded in parallel without their CRC64.
+/// before using the output), xz blocks that carry their sizes are decoded in parallel by the
+/// block decoder (each block's check verified; the index is not).
 pub(crate) fn decoder_with<'a, R: BufRead + Send + 'a>(
     mut reader: R,
     hash_verified: bool,

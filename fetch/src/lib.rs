@@ -19,6 +19,8 @@
 //!   bzip2, zstd, none), `pax_global_header` treated as metadata, `strip_components`, exec bits
 //!   and mtimes kept; absolute paths, `..`, escaping symlinks and hard links are refused with
 //!   an error naming the entry; device nodes and FIFOs are not created, setuid/setgid dropped;
+//!   memory stays bounded (files over 16 MiB and GNU sparse files are streamed to disk, holes
+//!   kept; a sparse file over [`extract::SPARSE_FILE_MAX`] is refused);
 //! - git sources use a cached bare mirror and can pin the commit; Mercurial sources check that
 //!   `hg` is installed and recent enough ([`hg::check_installed`]);
 //! - [`PatchSet`] applies patch files or a quilt `series` with `patch -pN` before publishing.
