@@ -258,7 +258,7 @@ fn stray_config_fails_as_predicted_and_clean_fixes_it() {
     // A user's own configuration, left in the tree by an in-tree `make menuconfig`.
     let user_config =
         b"CONFIG_LOCALVERSION=\"-mine\"\n# CONFIG_MODULES is not set\nCONFIG_64BIT=y\n";
-    std::fs::write(copy.join(".config"), &user_config).unwrap();
+    std::fs::write(copy.join(".config"), user_config).unwrap();
     std::fs::create_dir_all(copy.join("arch/x86/include/generated/asm")).unwrap();
 
     let tree = SourceTree::open(&copy).unwrap();
