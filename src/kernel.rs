@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use kforge_kbuild::{KernelTree, KernelVersion, Outcome, ResolveStrategy};
 use kforge_kconfig::lang::{Kconfig, LoadOptions};
 use kforge_kconfig::{
-    BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, SourceTree, merge, verify_with_base,
+    BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, merge, verify_with_base,
 };
 
 use crate::error::{Context as _, Error};
@@ -231,9 +231,9 @@ impl KernelPlan {
         std::fs::create_dir_all(&self.config_dir)
             .map_err(|e| Error::io("create the directory", &self.config_dir, e))?;
         // The tree must be clean for O= before any make runs in it.
-        let tree = SourceTree::open(&self.src)
+        let tree = kforge_kbuild::SourceTree::open(&self.src)
             .with_context(|| format!("{} is not a kernel source tree", self.src.display()))?;
-        let check = tree.check_clean(Some(&self.arch));
+        let check = tree.check_clean(Some(&self.arch), &kforge_kconfig::srcarch(&self.arch));
         if !check.is_clean() {
             if self.fix_tree {
                 let plan = tree.make_clean_for_out_of_tree(&self.build)?;

@@ -6,8 +6,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`fetch`] (`kforge-fetch`) | a source (archive URL, git, Mercurial, path) becomes a verified local tree |
-//! | [`kconfig`] (`kforge-kconfig`) | `.config` values, fragments, merge and verification, source-tree cleanliness |
-//! | [`kbuild`] (`kforge-kbuild`) | `make` and `./configure` invocation that never hangs and explains failures |
+//! | [`kconfig`] (`kforge-kconfig`) | `.config` values, fragments, merge and verification, the Kconfig language |
+//! | [`kbuild`] (`kforge-kbuild`) | `make` and `./configure` invocation that never hangs and explains failures; source-tree cleanliness for `O=` |
 //! | [`toolchain`] (`kforge-toolchain`) | find, identify and select C compilers; make variables and probes |
 //! | [`steps`] | the step runner: a plan of named steps, each timed, recorded and reported |
 //! | [`record`] | the typed, versioned record behind `build.json`, read back and compared |

@@ -1,4 +1,5 @@
-//! The `kforge config …` and `kforge tree …` commands, run as a user runs them.
+//! The `kforge config …` and `kforge tree …` commands, run as a user runs them (and the library
+//! steps under `kforge tree clean` followed by a config install).
 
 use std::fs;
 use std::path::Path;
@@ -480,4 +481,30 @@ fn tree_check_and_clean() {
     );
     let o = kforge(dir.path(), &["tree", "check", "linux", "--arch", "x86_64"]);
     assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// The library path: kbuild cleans the tree (the stray `.config` moves into O=), then kconfig
+/// installs a new `.config` over it and keeps the moved one as `.config.old`.
+#[test]
+fn moved_config_installs_over_with_old_kept() {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("Makefile"), MAKEFILE_6_1).unwrap();
+    fs::write(src.path().join(".config"), "CONFIG_A=y\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    kforge::kbuild::SourceTree::open(src.path())
+        .unwrap()
+        .make_clean_for_out_of_tree(out.path())
+        .unwrap();
+    let build = kforge::kconfig::BuildDir::new(out.path());
+    let mut config = build.read_config().unwrap();
+    config.module("A").unwrap();
+    build.install_config(&config).unwrap();
+    assert_eq!(
+        fs::read_to_string(out.path().join(".config.old")).unwrap(),
+        "CONFIG_A=y\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.path().join(".config")).unwrap(),
+        "CONFIG_A=m\n"
+    );
 }

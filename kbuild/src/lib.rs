@@ -21,6 +21,10 @@
 //! - [`Failure::cause`] is the first real cause of a failed run ([`cause`]): kind, `file:line`,
 //!   tool, failed target, the failing recipe's own lines (even under `-j`) and, for a tool of
 //!   another era, what to install or pass; the failure's text leads with it.
+//! - [`SourceTree::check_clean`] applies the exact test of a Linux tree's top Makefile before
+//!   an `O=` build (by the tree's [`KernelVersion`] when the Makefile does not spell it out) and
+//!   predicts make's complaint; [`SourceTree::make_clean_for_out_of_tree`] fixes the tree
+//!   without losing the `.config` (never `make mrproper`).
 //! - [`Configure`] runs an autotools-style `./configure` under the same supervision.
 //! - [`interrupt::flag_on_signals`] turns Ctrl-C into the interrupt flag for command-line
 //!   programs (make's own group does not receive the terminal's signals).
@@ -66,6 +70,7 @@ pub mod make;
 mod outcome;
 mod output;
 mod process;
+mod source_tree;
 
 pub use cache::{CacheProbe, CacheReport, CacheStats, CacheTool, UnknownTool};
 pub use cause::{Cause, CauseKind, Language, Location, find_cause};
@@ -77,3 +82,6 @@ pub use kernel::{
 pub use make::{Make, RunningMake, default_jobs};
 pub use outcome::{EnvChange, Failure, Outcome, Status};
 pub use output::{Line, LineKind, Stream, classify};
+pub use source_tree::{
+    CleanAction, CleanCheck, CleanError, CleanPlan, CleanRule, OpenError, RuleSource, SourceTree,
+};

@@ -3,9 +3,10 @@
 //! test checks the tree stayed clean.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use kforge_kbuild::{KernelTree, Reproducible, ResolveStrategy};
+use kforge_kbuild::{KernelTree, Make, Reproducible, ResolveStrategy, SourceTree};
 
 fn linux_src() -> PathBuf {
     let src = std::env::var_os("KFORGE_LINUX_SRC").unwrap_or_else(|| {
@@ -233,5 +234,75 @@ fn real_oldconfig_prompts_never_hang() {
     );
     let resolved = std::fs::read_to_string(&config).unwrap();
     assert!(resolved.contains("CONFIG_PRINTK") && resolved.contains("CONFIG_MULTIUSER"));
+    assert_source_tree_untouched(&src);
+}
+
+/// A stray .config makes `make O=… defconfig` fail exactly as check_clean predicted; after
+/// make_clean_for_out_of_tree it succeeds, and the user's config reached the build dir byte
+/// for byte.
+#[test]
+#[ignore = "real kernel: run scripts/e2e"]
+fn stray_config_fails_as_predicted_and_clean_fixes_it() {
+    let src = linux_src();
+    assert_source_tree_untouched(&src);
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("linux");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -a {} failed", src.display());
+
+    // A user's own configuration, left in the tree by an in-tree `make menuconfig`.
+    let user_config =
+        b"CONFIG_LOCALVERSION=\"-mine\"\n# CONFIG_MODULES is not set\nCONFIG_64BIT=y\n";
+    std::fs::write(copy.join(".config"), user_config).unwrap();
+    std::fs::create_dir_all(copy.join("arch/x86/include/generated/asm")).unwrap();
+
+    let tree = SourceTree::open(&copy).unwrap();
+    let check = tree.check_clean(Some("x86_64"), "x86");
+    assert!(!check.is_clean());
+    assert_eq!(check.offending.len(), 2, "{check}");
+    let predicted = check.message.clone().unwrap();
+
+    let build = tmp.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    let defconfig = |log: &str| {
+        let mut make = Make::new(&copy);
+        make.build_dir(&build)
+            .arch("x86_64")
+            .target("defconfig")
+            .env_remove("MAKEFLAGS")
+            .log_file(tmp.path().join(log));
+        make
+    };
+    let failed = defconfig("unclean.log").run();
+    let said = std::fs::read_to_string(tmp.path().join("unclean.log")).unwrap();
+    assert!(failed.is_err(), "make accepted an unclean tree:\n{said}");
+    assert!(
+        said.contains(&predicted),
+        "predicted:\n{predicted}\nmake said:\n{said}"
+    );
+
+    let plan = tree.make_clean_for_out_of_tree(&build).unwrap();
+    assert!(plan.applied, "{plan}");
+    assert!(tree.check_clean(Some("x86_64"), "x86").is_clean());
+    assert_eq!(std::fs::read(build.join(".config")).unwrap(), user_config);
+
+    if let Err(e) = defconfig("clean.log").run() {
+        panic!("make O=… defconfig failed on the cleaned tree: {e}");
+    }
+    // defconfig replaced the configuration and kept the user's as .config.old, byte for byte.
+    assert_eq!(
+        std::fs::read(build.join(".config.old")).unwrap(),
+        user_config
+    );
+    let resolved = std::fs::read_to_string(build.join(".config")).unwrap();
+    assert!(
+        resolved.lines().any(|l| l == "CONFIG_MODULES=y"),
+        "defconfig did not enable MODULES:\n{resolved}"
+    );
     assert_source_tree_untouched(&src);
 }

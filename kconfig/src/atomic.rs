@@ -32,18 +32,3 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
-
-/// Move `from` to `to`: `rename` when both are on one file system, otherwise copy, sync and
-/// remove the original only after the copy is complete.
-pub(crate) fn move_file(from: &Path, to: &Path) -> io::Result<()> {
-    match fs::rename(from, to) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(18) => {
-            // EXDEV: different file systems.
-            let bytes = fs::read(from)?;
-            write_atomic(to, &bytes)?;
-            fs::remove_file(from)
-        }
-        Err(e) => Err(e),
-    }
-}

@@ -1,5 +1,4 @@
-//! Kernel `.config` files, fragments, merge and verification, and source-tree cleanliness for
-//! out-of-tree builds.
+//! Kernel `.config` files, fragments, merge and verification, and the Kconfig language.
 //!
 //! This crate is the configuration step of a kernel build:
 //!
@@ -13,10 +12,10 @@
 //! * [`verify`] is the check that matters after `make olddefconfig`: every requested value that
 //!   did not land, what it became, why that usually happens, and which fragment line asked for it;
 //!   [`verify_with_base`] adds the values that changed although nobody asked.
-//! * [`SourceTree::check_clean`] applies the exact test of the tree's top Makefile before an
-//!   `O=` build and predicts make's complaint; [`SourceTree::make_clean_for_out_of_tree`] fixes the
-//!   tree without losing the `.config`; [`BuildDir::install_config`] writes `O/.config`
-//!   atomically and keeps the previous one as `.config.old`.
+//! * [`BuildDir::install_config`] writes `O/.config` atomically and keeps the previous one as
+//!   `.config.old`. (Whether a source tree accepts an `O=` build is the top Makefile's test and
+//!   lives with the build step, `kforge-kbuild`'s `SourceTree`; [`srcarch`] gives it the
+//!   `SRCARCH` for an `ARCH`.)
 //! * [`Kconfig`] evaluates the Kconfig language itself, without make or a host compiler build:
 //!   [`Kconfig::load`] reads a tree's `Kconfig` files with the environment the kernel's Makefile
 //!   would export ([`LoadOptions`], [`MakeEnv`]), and [`Kconfig::olddefconfig`] /
@@ -85,6 +84,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod arch;
 mod atomic;
 mod build_dir;
 mod config;
@@ -94,11 +94,11 @@ mod kconfig_index;
 pub mod lang;
 mod merge;
 mod running;
-mod tree;
 mod value;
 mod verify;
 mod verify_why;
 
+pub use arch::{host_srcarch, srcarch};
 pub use atomic::write_atomic;
 pub use build_dir::{BuildDir, InstallError, Installed};
 pub use config::{Config, EditError, ParseError, ReadError, SetValError, WriteError};
@@ -111,10 +111,6 @@ pub use lang::{
 };
 pub use merge::{MergeOptions, MergeReport, Merged, Override, Requested, merge, merge_with};
 pub use running::{Attempt, RunningConfig, RunningError, RunningLocator, RunningSource};
-pub use tree::{
-    CleanAction, CleanCheck, CleanError, CleanPlan, CleanRule, KernelVersion, OpenError,
-    RuleSource, SourceTree, host_srcarch, srcarch,
-};
 pub use value::{Prefix, Value, ValueError};
 pub use verify::{
     ChangeKind, DependencyValue, LossReason, Lost, Mode, UnrequestedChange, Verification,

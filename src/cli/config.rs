@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use kforge_kconfig::{
-    Config, Fragment, KconfigIndex, MergeOptions, Mode, Prefix, Requested, RunningLocator,
-    SourceTree, Value, merge_with, srcarch, verify, verify_with_base,
+    Config, Fragment, KconfigIndex, MergeOptions, Mode, Prefix, Requested, RunningLocator, Value,
+    merge_with, srcarch, verify, verify_with_base,
 };
 
 use super::Output;
@@ -317,7 +317,7 @@ fn verify_cmd(args: VerifyArgs, out: &Output) -> anyhow::Result<ExitCode> {
         None => verify(&requested, &final_config),
     };
     if let Some(src) = &args.kernel_src {
-        let tree = SourceTree::open(src)?;
+        let tree = kforge_kbuild::SourceTree::open(src)?;
         let arch = args.arch.as_deref().map(srcarch);
         let index = KconfigIndex::build(
             tree.root(),

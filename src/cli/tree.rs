@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kforge_kconfig::SourceTree;
+use kforge_kbuild::SourceTree;
 
 use super::Output;
 
@@ -47,7 +47,12 @@ pub fn run(cmd: Cmd, out: &Output) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Check(args) => {
             let tree = SourceTree::open(&args.src)?;
-            let check = tree.check_clean(args.arch.as_deref());
+            let srcarch = args
+                .arch
+                .as_deref()
+                .map(kforge_kconfig::srcarch)
+                .unwrap_or_else(kforge_kconfig::host_srcarch);
+            let check = tree.check_clean(args.arch.as_deref(), &srcarch);
             if out.json {
                 out.print_json(&check)?;
             } else if !out.quiet || !check.is_clean() {

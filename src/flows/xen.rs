@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use kforge_fetch::{Source, hg};
 use kforge_kbuild::Make;
-use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode, SourceTree};
+use kforge_kbuild::SourceTree;
+use kforge_kconfig::{BuildDir, Config, Mode as VerifyMode};
 
 use super::{Common, Finished, Mode, files_under};
 use crate::error::{Context as _, Error};
@@ -684,7 +685,7 @@ fn howto_kernel(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
         // before make does, and say how to fix it without losing the file.
         let tree = SourceTree::open(&s.checkout)
             .with_context(|| format!("{} is not a kernel tree", s.checkout.display()))?;
-        let check = tree.check_clean(None);
+        let check = tree.check_clean(None, &kforge_kconfig::host_srcarch());
         if !check.is_clean() {
             if args.fix_tree {
                 let v = tree.version();

@@ -11,7 +11,11 @@
 //!   message `$(srctree) is not clean, please run 'make mrproper'`.
 //!
 //! The rule is read from the tree's own Makefile when it spells one of these tests out, and
-//! inferred from `VERSION`/`PATCHLEVEL` otherwise.
+//! inferred from the tree's [`KernelVersion`] otherwise.
+//!
+//! The test is the top Makefile's (`prepare3`/`outputmakefile`), so it belongs to the build
+//! step. The `ARCH` to `SRCARCH` mapping is not repeated here: the caller passes the `SRCARCH`
+//! (for instance from the Kconfig step, which needs the same mapping for its environment).
 
 use std::fmt;
 use std::fs;
@@ -20,118 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::atomic::move_file;
-
-/// `VERSION.PATCHLEVEL.SUBLEVEL` and `EXTRAVERSION` from a kernel's top Makefile.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct KernelVersion {
-    /// `VERSION` (6 in 6.1.192).
-    pub version: u32,
-    /// `PATCHLEVEL` (1 in 6.1.192).
-    pub patchlevel: u32,
-    /// `SUBLEVEL` (192 in 6.1.192; 0 when empty).
-    pub sublevel: u32,
-    /// `EXTRAVERSION` (`-rc1`, `-xen`, or empty).
-    pub extraversion: String,
-}
-
-impl KernelVersion {
-    /// Read the version variables of a top Makefile's text.
-    pub fn from_makefile(text: &str) -> Option<KernelVersion> {
-        let mut version = None;
-        let mut patchlevel = None;
-        let mut sublevel = None;
-        let mut extraversion = String::new();
-        for line in text.lines().take(200) {
-            let Some((name, value)) = line.split_once('=') else {
-                continue;
-            };
-            let value = value.trim();
-            match name.trim() {
-                "VERSION" => version = value.parse().ok(),
-                "PATCHLEVEL" => patchlevel = value.parse().ok(),
-                "SUBLEVEL" => sublevel = Some(value.parse().unwrap_or(0)),
-                "EXTRAVERSION" => extraversion = value.to_string(),
-                _ => {}
-            }
-            if version.is_some()
-                && patchlevel.is_some()
-                && sublevel.is_some()
-                && !extraversion.is_empty()
-            {
-                break;
-            }
-        }
-        Some(KernelVersion {
-            version: version?,
-            patchlevel: patchlevel?,
-            sublevel: sublevel.unwrap_or(0),
-            extraversion,
-        })
-    }
-
-    /// Whether this version is at least `major.minor`.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        (self.version, self.patchlevel) >= (major, minor)
-    }
-}
-
-impl fmt::Display for KernelVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{}.{}{}",
-            self.version, self.patchlevel, self.sublevel, self.extraversion
-        )
-    }
-}
-
-/// The kernel's `SRCARCH` for an `ARCH` value: `x86_64` and `i386` build from `arch/x86`,
-/// `sparc64` from `arch/sparc`, `parisc64` from `arch/parisc`, `sh64` from `arch/sh` (the top
-/// Makefile's mapping). Machine names as `uname -m` prints them are first normalised the way
-/// `scripts/subarch.include` does (`aarch64` → `arm64`, `ppc64le` → `powerpc`, `riscv64` →
-/// `riscv`, `armv7l` → `arm`, `s390x` → `s390`, `mips64` → `mips`, `loongarch64` → `loongarch`).
-///
-/// ```
-/// assert_eq!(kforge_kconfig::srcarch("x86_64"), "x86");
-/// assert_eq!(kforge_kconfig::srcarch("aarch64"), "arm64");
-/// assert_eq!(kforge_kconfig::srcarch("arm64"), "arm64");
-/// ```
-pub fn srcarch(arch: &str) -> String {
-    let a = arch;
-    let is_ix86 = a.len() == 4 && a.starts_with('i') && a.ends_with("86");
-    let normalised = if is_ix86 || a == "x86_64" || a == "x86" {
-        "x86"
-    } else if a == "sun4u" || a == "sparc64" || a == "sparc32" {
-        "sparc"
-    } else if a.starts_with("aarch64") {
-        "arm64"
-    } else if a.starts_with("arm") && a != "arm64" || a == "sa110" {
-        "arm"
-    } else if a == "s390x" {
-        "s390"
-    } else if a.starts_with("ppc") || a.starts_with("powerpc") {
-        "powerpc"
-    } else if a.starts_with("mips") {
-        "mips"
-    } else if a == "sh64" || (a.starts_with("sh") && a[2..].starts_with(['2', '3', '4'])) {
-        "sh"
-    } else if a.starts_with("riscv") {
-        "riscv"
-    } else if a.starts_with("loongarch") {
-        "loongarch"
-    } else if a == "parisc64" {
-        "parisc"
-    } else {
-        a
-    };
-    normalised.to_string()
-}
-
-/// The architecture the kernel assumes when `ARCH` is not given (its `SUBARCH`, from the host).
-pub fn host_srcarch() -> String {
-    srcarch(std::env::consts::ARCH)
-}
+use crate::kernel::KernelVersion;
 
 /// Which test the tree's Makefile applies before an `O=` build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -424,7 +317,7 @@ impl SourceTree {
                 source,
             })?;
         let version =
-            KernelVersion::from_makefile(&makefile).ok_or(OpenError::NoVersion { path })?;
+            KernelVersion::parse_makefile(&makefile).map_err(|_| OpenError::NoVersion { path })?;
         Ok(SourceTree {
             root,
             version,
@@ -449,7 +342,7 @@ impl SourceTree {
             (CleanRule::WithArchGenerated, RuleSource::Makefile)
         } else if mk.contains("-d $(srctree)/include/config") {
             (CleanRule::ConfigOnly, RuleSource::Makefile)
-        } else if self.version.at_least(5, 3) {
+        } else if self.version.at_least(5, 3, 0) {
             (CleanRule::WithArchGenerated, RuleSource::Version)
         } else {
             (CleanRule::ConfigOnly, RuleSource::Version)
@@ -457,10 +350,29 @@ impl SourceTree {
     }
 
     /// Check the tree the way its top Makefile does before an `O=` build. `arch` is the `ARCH`
-    /// given to make (`None`: the host's, as the kernel's `SUBARCH`).
-    pub fn check_clean(&self, arch: Option<&str>) -> CleanCheck {
+    /// given to make (`None`: not given, make uses the host's); `srcarch` is the kernel's
+    /// `SRCARCH` for it (`x86` for `x86_64` or `i386`, `arm64` for `aarch64`; with
+    /// `kforge-kconfig`: `srcarch(arch)`, or `host_srcarch()` when `arch` is `None`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kforge_kbuild::{CleanRule, SourceTree};
+    ///
+    /// let src = tempfile::tempdir()?;
+    /// std::fs::write(src.path().join("Makefile"), "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 0\n")?;
+    /// let tree = SourceTree::open(src.path())?;
+    /// assert!(tree.check_clean(Some("x86_64"), "x86").is_clean());
+    ///
+    /// std::fs::create_dir_all(src.path().join("arch/x86/include/generated"))?;
+    /// let check = tree.check_clean(Some("x86_64"), "x86");
+    /// assert_eq!(check.rule, CleanRule::WithArchGenerated);
+    /// assert!(!check.is_clean());
+    /// assert!(check.message.unwrap().contains("The source tree is not clean"));
+    /// # Ok(()) }
+    /// ```
+    pub fn check_clean(&self, arch: Option<&str>, srcarch: &str) -> CleanCheck {
         let (rule, rule_source) = self.clean_rule();
-        let srcarch = arch.map(srcarch).unwrap_or_else(host_srcarch);
+        let srcarch = srcarch.to_string();
         let mut checked = vec![
             (self.root.join(".config"), false),
             (self.root.join("include/config"), true),
@@ -508,7 +420,8 @@ impl SourceTree {
             _ => String::new(),
         };
         if self.makefile.contains("The source tree is not clean")
-            || (!self.makefile.contains("is not clean, please run") && self.version.at_least(5, 4))
+            || (!self.makefile.contains("is not clean, please run")
+                && self.version.at_least(5, 4, 0))
         {
             format!(
                 "***\n*** The source tree is not clean, please run 'make{arch_hint} mrproper'\n*** in {src}\n***"
@@ -596,6 +509,31 @@ impl SourceTree {
     }
 }
 
+/// Move `from` to `to` without overwriting: `rename` when both are on one file system,
+/// otherwise copy into a temporary file beside `to` (with `from`'s permissions), sync it, give
+/// it the final name only if that is still free, and remove the original only after that.
+fn move_file(from: &Path, to: &Path) -> io::Result<()> {
+    match fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            let dir = match to.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".kforge-move.tmp")
+                .tempfile_in(dir)?;
+            io::copy(&mut fs::File::open(from)?, tmp.as_file_mut())?;
+            tmp.as_file()
+                .set_permissions(fs::metadata(from)?.permissions())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist_noclobber(to).map_err(|e| e.error)?;
+            fs::remove_file(from)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -640,42 +578,6 @@ fn utc_timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_from_makefile() {
-        let v = KernelVersion::from_makefile(
-            "VERSION = 2\nPATCHLEVEL = 6\nSUBLEVEL = 18\nEXTRAVERSION = -xen\n",
-        )
-        .unwrap();
-        assert_eq!(v.to_string(), "2.6.18-xen");
-        assert!(!v.at_least(5, 3));
-        let v = KernelVersion::from_makefile(
-            "# SPDX\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n",
-        )
-        .unwrap();
-        assert_eq!(v.to_string(), "6.1.192");
-        assert!(KernelVersion::from_makefile("all:\n").is_none());
-    }
-
-    #[test]
-    fn srcarch_mapping() {
-        for (a, s) in [
-            ("x86_64", "x86"),
-            ("i386", "x86"),
-            ("i686", "x86"),
-            ("sparc64", "sparc"),
-            ("parisc64", "parisc"),
-            ("sh64", "sh"),
-            ("arm64", "arm64"),
-            ("armv7l", "arm"),
-            ("ppc64le", "powerpc"),
-            ("riscv64", "riscv"),
-            ("um", "um"),
-            ("loongarch64", "loongarch"),
-        ] {
-            assert_eq!(srcarch(a), s, "{a}");
-        }
-    }
 
     #[test]
     fn timestamp_shape() {
