@@ -188,7 +188,13 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     let o = s.config(
         false,
         "resolve",
-        &["--probe-cache-dir", &s.cache, "in.config", "-o", "out.config"],
+        &[
+            "--probe-cache-dir",
+            &s.cache,
+            "in.config",
+            "-o",
+            "out.config",
+        ],
     );
     ok(&o);
     assert_same(
@@ -214,7 +220,13 @@ fn resolve_is_olddefconfig_with_conf_s_warnings() {
     let o = s.config(
         true,
         "resolve",
-        &["--probe-cache-dir", &s.cache, "in.config", "-o", "out2.config"],
+        &[
+            "--probe-cache-dir",
+            &s.cache,
+            "in.config",
+            "-o",
+            "out2.config",
+        ],
     );
     let j = json(ok(&o));
     let diagnostics = j["diagnostics"].as_array().expect("diagnostics");
@@ -310,7 +322,13 @@ fn savedefconfig_is_conf_s_minimal_config() {
     ok(&s.config(
         false,
         "savedefconfig",
-        &["--probe-cache-dir", &s.cache, "full.config", "-o", "defconfig"],
+        &[
+            "--probe-cache-dir",
+            &s.cache,
+            "full.config",
+            "-o",
+            "defconfig",
+        ],
     ));
     assert_same(
         "savedefconfig",
