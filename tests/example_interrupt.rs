@@ -123,14 +123,15 @@ fn assert_interrupted_record(out: &std::path::Path) {
     );
 }
 
-#[test]
-fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
+/// Runs example `name` with `args` (plus `--out` and `--cache-dir` in a scratch directory)
+/// against a stalled server at `base`, interrupts it during the download, and checks the exit
+/// status and the record.
+fn interrupted_example_exits_130(name: &str, args: &[&str]) {
     let (base, connections) = stalled_server();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let child = Command::new(example("kvm"))
-        .args(["--kernel", &format!("{base}/linux-6.1.tar.xz")])
-        .args(["--allow-unpinned", "--config", "defconfig", "--no-modules"])
+    let child = Command::new(example(name))
+        .args(args.iter().map(|a| a.replace("{base}", &base)))
         .arg("--out")
         .arg(&out)
         .arg("--cache-dir")
@@ -145,22 +146,29 @@ fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
 }
 
 #[test]
+fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
+    interrupted_example_exits_130(
+        "kvm",
+        &[
+            "--kernel",
+            "{base}/linux-6.1.tar.xz",
+            "--allow-unpinned",
+            "--config",
+            "defconfig",
+            "--no-modules",
+        ],
+    );
+}
+
+#[test]
 fn ctrl_c_on_the_xen_example_during_a_stalled_download_exits_130() {
-    let (base, connections) = stalled_server();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let child = Command::new(example("xen"))
-        .args(["--xen", &format!("{base}/xen-4.17.5.tar.gz")])
-        .args(["--allow-unpinned", "--no-dom0"])
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(tmp.path().join("cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (code, stderr) = interrupt_and_wait(child, &connections);
-    assert_eq!(code, 130, "{stderr}");
-    assert_interrupted_record(&out);
+    interrupted_example_exits_130(
+        "xen",
+        &[
+            "--xen",
+            "{base}/xen-4.17.5.tar.gz",
+            "--allow-unpinned",
+            "--no-dom0",
+        ],
+    );
 }
