@@ -2,9 +2,10 @@
 //! stalls on a server that accepts the connection and never answers, SIGINT stops the run
 //! within a few seconds, the exit status is 130, and the record says the run was interrupted.
 //!
-//! `cargo test --all-targets` (the README's test command) builds the examples before it runs
-//! the tests, so the binaries are found next to this test's own; a binary older than one of
-//! the sources its dep-info lists fails the test with the command that rebuilds it.
+//! The README's test command (`scripts/test`) runs `cargo build --examples` before the tests
+//! (`cargo test` alone builds examples only as test harnesses), so the binaries are found next
+//! to this test's own; a missing binary, or one older than a source its dep-info lists, fails
+//! the test with the command that builds it.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -22,7 +23,7 @@ fn example(name: &str) -> PathBuf {
         .expect("target/<profile>/deps/");
     let path = profile_dir.join("examples").join(name);
     let rebuild = format!(
-        "build it first: `cargo build --example {name}` (or run `cargo test --all-targets`)"
+        "build it first: `cargo build --example {name}` (scripts/test builds every example)"
     );
     let built = std::fs::metadata(&path)
         .and_then(|m| m.modified())
