@@ -114,20 +114,30 @@ fn interrupt_and_wait(mut child: std::process::Child, connections: &Receiver<()>
     (status.code().unwrap_or(-1), stderr)
 }
 
-fn assert_interrupted_record(out: &std::path::Path) {
-    let text = std::fs::read_to_string(out.join("build.json")).expect("build.json");
-    let record: serde_json::Value = serde_json::from_str(&text).expect("build.json is JSON");
-    let text = record.to_string();
+fn assert_interrupted_record(out: &std::path::Path, step: &str) {
+    use kforge::record::{BuildRecord, RunResult, StepStatus};
+    let record = BuildRecord::read(out.join("build.json")).expect("build.json reads back");
     assert!(
-        text.contains("interrupted"),
-        "build.json does not say the run was interrupted: {text}"
+        matches!(record.result, RunResult::Interrupted),
+        "the run's result is {:?}, not interrupted",
+        record.result
+    );
+    let stopped = record
+        .steps
+        .iter()
+        .find(|s| s.name == step)
+        .unwrap_or_else(|| panic!("no step {step} in build.json"));
+    assert!(
+        matches!(stopped.status, StepStatus::Interrupted),
+        "step {step} is {:?}, not interrupted",
+        stopped.status
     );
 }
 
 /// Runs example `name` with `args` (plus `--out` and `--cache-dir` in a scratch directory)
 /// against a stalled server at `base`, interrupts it during the download, and checks the exit
 /// status and the record.
-fn interrupted_example_exits_130(name: &str, args: &[&str]) {
+fn interrupted_example_exits_130(name: &str, step: &str, args: &[&str]) {
     let (base, connections) = stalled_server();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
@@ -143,13 +153,14 @@ fn interrupted_example_exits_130(name: &str, args: &[&str]) {
         .unwrap();
     let (code, stderr) = interrupt_and_wait(child, &connections);
     assert_eq!(code, 130, "{stderr}");
-    assert_interrupted_record(&out);
+    assert_interrupted_record(&out, step);
 }
 
 #[test]
 fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
     interrupted_example_exits_130(
         "kvm",
+        "fetch-kernel",
         &[
             "--kernel",
             "{base}/linux-6.1.tar.xz",
@@ -165,6 +176,7 @@ fn ctrl_c_on_the_kvm_example_during_a_stalled_download_exits_130() {
 fn ctrl_c_on_the_xen_example_during_a_stalled_download_exits_130() {
     interrupted_example_exits_130(
         "xen",
+        "fetch-xen",
         &[
             "--xen",
             "{base}/xen-4.17.5.tar.gz",
