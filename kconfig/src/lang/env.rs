@@ -69,6 +69,19 @@ impl MakeEnv {
         arch: &str,
         toolchain: &Toolchain,
     ) -> Result<MakeEnv, EnvError> {
+        MakeEnv::for_tree_cached(srctree, arch, toolchain, None::<&Path>)
+    }
+
+    /// [`MakeEnv::for_tree`], with `CC_VERSION_TEXT` kept in `cache_dir` (the probe cache)
+    /// keyed by the identity (path, size, modification time) of the programs `$(CC)` names,
+    /// so that a run with an unchanged compiler forks nothing.
+    pub fn for_tree_cached(
+        srctree: impl AsRef<Path>,
+        arch: &str,
+        toolchain: &Toolchain,
+        cache_dir: Option<impl AsRef<Path>>,
+    ) -> Result<MakeEnv, EnvError> {
+        let cache_dir = cache_dir.as_ref().map(AsRef::as_ref);
         let srctree = srctree.as_ref();
         let makefile = srctree.join("Makefile");
         let text = std::fs::read_to_string(&makefile).map_err(|source| EnvError::ReadMakefile {
@@ -151,7 +164,7 @@ impl MakeEnv {
         set("HOSTPKG_CONFIG", "pkg-config".to_owned());
         set("PERL", "perl".to_owned());
         set("PYTHON3", "python3".to_owned());
-        set("CC_VERSION_TEXT", cc_version_text(&cc));
+        set("CC_VERSION_TEXT", cc_version_text_cached(&cc, cache_dir));
         Ok(MakeEnv { vars })
     }
 
@@ -174,6 +187,60 @@ impl MakeEnv {
     pub fn vars(&self) -> &BTreeMap<String, String> {
         &self.vars
     }
+}
+
+/// The file of `cache_dir` that keeps `CC_VERSION_TEXT` by compiler identity.
+const CC_VERSION_CACHE: &str = "kconfig-cc-version-v1.json";
+
+/// [`cc_version_text`], from `cache_dir` when the programs `cc` names are unchanged.
+fn cc_version_text_cached(cc: &str, cache_dir: Option<&Path>) -> String {
+    let Some(dir) = cache_dir else {
+        return cc_version_text(cc);
+    };
+    // Looked up as the command is run: on this process's PATH.
+    let env: BTreeMap<String, String> = std::env::var("PATH")
+        .map(|p| BTreeMap::from([("PATH".to_owned(), p)]))
+        .unwrap_or_default();
+    let ids = super::probe::IdentityLookup::new(&env, None).command_identities(cc);
+    if ids.is_empty() || ids.iter().any(|id| id.path.is_none()) {
+        // A compiler that is not there: nothing to key on (and nothing slow to run).
+        return cc_version_text(cc);
+    }
+    let key = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(cc.as_bytes());
+        h.update(serde_json::to_vec(&ids).unwrap_or_default());
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let path = dir.join(CC_VERSION_CACHE);
+    let mut known: BTreeMap<String, String> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some(text) = known.get(&key) {
+        return text.clone();
+    }
+    let text = cc_version_text(cc);
+    if known.len() >= 64 {
+        known.clear();
+    }
+    known.insert(key, text.clone());
+    // Best effort: a cache that cannot be written is only slower next time.
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        use std::io::Write;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&serde_json::to_vec(&known).map_err(std::io::Error::other)?)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    });
+    if let Err(e) = written {
+        tracing::debug!(path = %path.display(), error = %e, "cannot write the compiler version cache");
+    }
+    text
 }
 
 /// `$(subst #,,$(shell LC_ALL=C $(CC) --version 2>/dev/null | head -n 1))`.
@@ -309,5 +376,37 @@ mod tests {
         let env = MakeEnv::for_tree(dir.path(), "arm64", &llvm).unwrap();
         assert_eq!(env.get("CC"), Some("clang-15"));
         assert_eq!(env.get("LD"), Some("ld.lld-15"));
+    }
+
+    /// The cached `CC_VERSION_TEXT` is the compiler's, is reused while the compiler is
+    /// unchanged, and is taken again when the compiler changes.
+    #[test]
+    fn cc_version_text_is_cached_by_compiler_identity() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let cc = dir.path().join("fake-cc");
+        let runs = dir.path().join("runs");
+        let write_cc = |version: &str| {
+            std::fs::write(
+                &cc,
+                format!("#!/bin/sh\necho run >> '{}'\necho '{version} #1'\necho second line\n", runs.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let runs_so_far = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+        write_cc("cc (kforge test) 1.0");
+        let cc_str = cc.to_str().unwrap();
+        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 1.0 1");
+        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 1.0 1");
+        assert_eq!(runs_so_far(), 1, "the second call must come from the cache");
+        // A changed compiler (other size) is run again.
+        write_cc("cc (kforge test) 2.0.1");
+        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 2.0.1 1");
+        assert_eq!(runs_so_far(), 2);
+        // Without a cache directory it always runs.
+        assert_eq!(cc_version_text_cached(cc_str, None), "cc (kforge test) 2.0.1 1");
+        assert_eq!(runs_so_far(), 3);
     }
 }

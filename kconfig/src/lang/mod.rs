@@ -104,7 +104,12 @@ impl LoadOptions {
             .toolchain
             .clone()
             .unwrap_or_else(Toolchain::from_process_env);
-        let make = MakeEnv::for_tree(&self.srctree, &self.effective_arch(), &toolchain)?;
+        let make = MakeEnv::for_tree_cached(
+            &self.srctree,
+            &self.effective_arch(),
+            &toolchain,
+            self.probe_cache.as_deref(),
+        )?;
         // make's children see make's own environment plus its exports; the kconfig Makefile
         // unexports `CONFIG_`.
         let mut env: BTreeMap<String, String> =

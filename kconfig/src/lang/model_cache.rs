@@ -29,7 +29,7 @@ use super::preprocess::MacroMessage;
 use super::probe::{ProbeRecord, ProbeSource};
 
 /// Bumped when the stored layout or the meaning of the model changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Something a parse depended on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,8 +82,10 @@ impl Input {
     }
 }
 
+/// The first part of an entry: what decides whether the entry may be used. It is read and
+/// checked on a thread while the (much larger) [`Body`] is decoded.
 #[derive(Serialize, Deserialize)]
-struct Stored {
+struct Header {
     format: u32,
     version: String,
     srctree: PathBuf,
@@ -92,10 +94,43 @@ struct Stored {
     inputs: Vec<Input>,
     env_read: Vec<(String, String)>,
     probes: Vec<ProbeRecord>,
+}
+
+/// The second part of an entry: the parse itself.
+#[derive(Serialize, Deserialize)]
+struct Body {
     messages: Vec<MacroMessage>,
     warnings: Vec<ParseWarning>,
     model: Model,
     index: Index,
+}
+
+impl Header {
+    /// Whether everything the parse depended on is as it was.
+    fn fresh(
+        &self,
+        srctree: &Path,
+        top: &str,
+        env: &BTreeMap<String, String>,
+        workdir: Option<&Path>,
+    ) -> bool {
+        if self.format != FORMAT
+            || self.version != env!("CARGO_PKG_VERSION")
+            || self.srctree != srctree
+            || self.top != top
+            || self.workdir.as_deref() != workdir
+            || !self.env_read.iter().all(|(k, v)| env.get(k) == Some(v))
+            || !self.inputs.iter().all(|i| i.holds(srctree, env))
+        {
+            return false;
+        }
+        // The probes name the same few programs (gcc, ld, …) over and over: each is looked up
+        // on PATH once.
+        let mut lookup = super::probe::IdentityLookup::new(env, workdir);
+        self.probes
+            .iter()
+            .all(|p| lookup.command_identities(&p.command) == p.programs)
+    }
 }
 
 /// Where the entry for this tree, top file and architecture lives in `dir`.
@@ -133,29 +168,28 @@ pub(crate) fn load(
 ) -> Option<Parsed> {
     let path = entry_path(dir, srctree, top, env, workdir);
     let bytes = std::fs::read(&path).ok()?;
-    let stored: Stored = match Sharing::run(|| postcard::from_bytes(&bytes)) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(path = %path.display(), error = %e, "unreadable model cache entry");
-            return None;
-        }
+    let unreadable = |e: postcard::Error| {
+        tracing::debug!(path = %path.display(), error = %e, "unreadable model cache entry");
     };
-    let fresh = stored.format == FORMAT
-        && stored.version == env!("CARGO_PKG_VERSION")
-        && stored.srctree == srctree
-        && stored.top == top
-        && stored.workdir.as_deref() == workdir
-        && stored.env_read.iter().all(|(k, v)| env.get(k) == Some(v))
-        && stored.inputs.iter().all(|i| i.holds(srctree, env))
-        && stored
-            .probes
-            .iter()
-            .all(|p| super::probe::command_identities(&p.command, env, workdir) == p.programs);
+    let (header, rest) = postcard::take_from_bytes::<Header>(&bytes)
+        .map_err(unreadable)
+        .ok()?;
+    if header.format != FORMAT {
+        tracing::debug!(path = %path.display(), "model cache entry of another format");
+        return None;
+    }
+    // Checking the inputs is mostly `stat` calls; decoding the body is CPU: both at once.
+    let (fresh, body) = std::thread::scope(|scope| {
+        let check = scope.spawn(|| header.fresh(srctree, top, env, workdir));
+        let body = Sharing::run(|| postcard::from_bytes::<Body>(rest));
+        (check.join().unwrap_or(false), body)
+    });
     if !fresh {
         tracing::debug!(path = %path.display(), "model cache entry is stale");
         return None;
     }
-    let probes = stored
+    let body = body.map_err(unreadable).ok()?;
+    let probes = header
         .probes
         .into_iter()
         .map(|mut p| {
@@ -165,13 +199,13 @@ pub(crate) fn load(
         })
         .collect();
     Some(Parsed {
-        model: stored.model,
-        env_read: stored.env_read,
-        messages: stored.messages,
-        warnings: stored.warnings,
+        model: body.model,
+        env_read: header.env_read,
+        messages: body.messages,
+        warnings: body.warnings,
         probes,
-        inputs: stored.inputs,
-        index: Some(stored.index),
+        inputs: header.inputs,
+        index: Some(body.index),
     })
 }
 
@@ -186,7 +220,7 @@ pub(crate) fn store(
     index: &Index,
 ) {
     #[derive(Serialize)]
-    struct StoredRef<'a> {
+    struct HeaderRef<'a> {
         format: u32,
         version: &'a str,
         srctree: &'a Path,
@@ -195,28 +229,37 @@ pub(crate) fn store(
         inputs: &'a [Input],
         env_read: &'a [(String, String)],
         probes: &'a [ProbeRecord],
+    }
+    #[derive(Serialize)]
+    struct BodyRef<'a> {
         messages: &'a [MacroMessage],
         warnings: &'a [ParseWarning],
         model: &'a Model,
         index: &'a Index,
     }
     let path = entry_path(dir, srctree, top, env, workdir);
-    let bytes = match Sharing::run(|| {
-        postcard::to_stdvec(&StoredRef {
-            format: FORMAT,
-            version: env!("CARGO_PKG_VERSION"),
-            srctree,
-            top,
-            workdir,
-            inputs: &parsed.inputs,
-            env_read: &parsed.env_read,
-            probes: &parsed.probes,
-            messages: &parsed.messages,
-            warnings: &parsed.warnings,
-            model: &parsed.model,
-            index,
-        })
-    }) {
+    let header = HeaderRef {
+        format: FORMAT,
+        version: env!("CARGO_PKG_VERSION"),
+        srctree,
+        top,
+        workdir,
+        inputs: &parsed.inputs,
+        env_read: &parsed.env_read,
+        probes: &parsed.probes,
+    };
+    let body = BodyRef {
+        messages: &parsed.messages,
+        warnings: &parsed.warnings,
+        model: &parsed.model,
+        index,
+    };
+    let encoded = postcard::to_stdvec(&header).and_then(|mut bytes| {
+        let body = Sharing::run(|| postcard::to_stdvec(&body))?;
+        bytes.extend_from_slice(&body);
+        Ok(bytes)
+    });
+    let bytes = match encoded {
         Ok(b) => b,
         Err(e) => {
             tracing::debug!(error = %e, "cannot encode the model cache entry");

@@ -396,19 +396,44 @@ fn find_identity(word: &str, path_var: &str, workdir: Option<&Path>) -> Option<P
     Some(id)
 }
 
-/// The identities of the programs and files `command` names, as a probe's cache key uses
-/// them (the command run with `env`'s `PATH` in `workdir`).
-pub(crate) fn command_identities(
-    command: &str,
-    env: &BTreeMap<String, String>,
-    workdir: Option<&Path>,
-) -> Vec<ProgramIdentity> {
-    let path_var = env.get("PATH").map_or("", String::as_str);
-    let mut seen = std::collections::HashSet::new();
-    command_words(command)
-        .filter(|w| seen.insert(*w))
-        .filter_map(|w| find_identity(w, path_var, workdir))
-        .collect()
+/// Looks up the programs and files probe commands name, as a probe's cache key uses them
+/// (each command run with `env`'s `PATH` in `workdir`), each word once.
+pub(crate) struct IdentityLookup<'a> {
+    path_var: &'a str,
+    workdir: Option<&'a Path>,
+    seen: HashMap<String, Option<ProgramIdentity>>,
+}
+
+impl<'a> IdentityLookup<'a> {
+    /// Lookups on `env`'s `PATH`, relative paths in `workdir`.
+    pub(crate) fn new(env: &'a BTreeMap<String, String>, workdir: Option<&'a Path>) -> Self {
+        IdentityLookup {
+            path_var: env.get("PATH").map_or("", String::as_str),
+            workdir,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The identities of the programs and files `command` names.
+    pub(crate) fn command_identities(&mut self, command: &str) -> Vec<ProgramIdentity> {
+        let mut words = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for w in command_words(command) {
+            if !words.insert(w) {
+                continue;
+            }
+            let id = match self.seen.get(w) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = find_identity(w, self.path_var, self.workdir);
+                    self.seen.insert(w.to_owned(), id.clone());
+                    id
+                }
+            };
+            out.extend(id);
+        }
+        out
+    }
 }
 
 const SHELL_WORDS: &[&str] = &[
