@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Build steps for kernels and hypervisors built from source.
 #[derive(Debug, Parser)]
 #[command(name = "kforge", version, about)]
