@@ -390,23 +390,43 @@ mod tests {
         let write_cc = |version: &str| {
             std::fs::write(
                 &cc,
-                format!("#!/bin/sh\necho run >> '{}'\necho '{version} #1'\necho second line\n", runs.display()),
+                format!(
+                    "#!/bin/sh\necho run >> '{}'\necho '{version} #1'\necho second line\n",
+                    runs.display()
+                ),
             )
             .unwrap();
             std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
-        let runs_so_far = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+        let runs_so_far = || {
+            std::fs::read_to_string(&runs)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
         write_cc("cc (kforge test) 1.0");
         let cc_str = cc.to_str().unwrap();
-        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 1.0 1");
-        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 1.0 1");
+        assert_eq!(
+            cc_version_text_cached(cc_str, Some(&cache)),
+            "cc (kforge test) 1.0 1"
+        );
+        assert_eq!(
+            cc_version_text_cached(cc_str, Some(&cache)),
+            "cc (kforge test) 1.0 1"
+        );
         assert_eq!(runs_so_far(), 1, "the second call must come from the cache");
         // A changed compiler (other size) is run again.
         write_cc("cc (kforge test) 2.0.1");
-        assert_eq!(cc_version_text_cached(cc_str, Some(&cache)), "cc (kforge test) 2.0.1 1");
+        assert_eq!(
+            cc_version_text_cached(cc_str, Some(&cache)),
+            "cc (kforge test) 2.0.1 1"
+        );
         assert_eq!(runs_so_far(), 2);
         // Without a cache directory it always runs.
-        assert_eq!(cc_version_text_cached(cc_str, None), "cc (kforge test) 2.0.1 1");
+        assert_eq!(
+            cc_version_text_cached(cc_str, None),
+            "cc (kforge test) 2.0.1 1"
+        );
         assert_eq!(runs_so_far(), 3);
     }
 }
