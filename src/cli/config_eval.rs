@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use kforge::kconfig::lang::preprocess::MacroMessageKind;
+use kforge::kconfig::lang::MacroMessageKind;
 use kforge::kconfig::lang::probe::ProbeSource;
 use kforge::kconfig::lang::{Kconfig, LoadOptions, Resolved, Target};
 

@@ -131,39 +131,6 @@ pub fn is_keyword(word: &str) -> bool {
     )
 }
 
-/// The keywords of the current language, as a list.
-pub const KEYWORDS: &[&str] = &[
-    "bool",
-    "choice",
-    "comment",
-    "config",
-    "def_bool",
-    "def_tristate",
-    "default",
-    "depends",
-    "endchoice",
-    "endif",
-    "endmenu",
-    "help",
-    "hex",
-    "if",
-    "imply",
-    "int",
-    "mainmenu",
-    "menu",
-    "menuconfig",
-    "modules",
-    "on",
-    "optional",
-    "prompt",
-    "range",
-    "select",
-    "source",
-    "string",
-    "tristate",
-    "visible",
-];
-
 /// A warning from the lexer (the kernel prints these and goes on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexWarning {
@@ -221,11 +188,6 @@ impl<'s> Lexer<'s> {
             eof_eol_sent: false,
             warnings: Vec::new(),
         }
-    }
-
-    /// The current line.
-    pub fn line(&self) -> u32 {
-        self.line
     }
 
     /// Warnings so far.

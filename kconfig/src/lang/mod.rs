@@ -12,12 +12,12 @@ mod eval;
 pub mod explain;
 pub mod finalize;
 pub mod fix;
-pub mod lexer;
+pub(crate) mod lexer;
 mod merge_target;
 mod model_cache;
 mod ops;
 pub mod parser;
-pub mod preprocess;
+pub(crate) mod preprocess;
 pub mod probe;
 
 use std::collections::BTreeMap;
@@ -29,6 +29,7 @@ pub use ast::{Model, SymbolId, SymbolType, Tristate};
 pub use confdata::{Diagnostic, DiagnosticKind};
 pub use env::{EnvError, MakeEnv, Toolchain, kbuild_defconfig};
 pub use ops::{Resolved, SymbolValue, Target, TargetParseError};
+pub use preprocess::{MacroMessage, MacroMessageKind};
 
 /// How to load a Kconfig tree.
 #[derive(Debug, Clone)]

@@ -118,11 +118,13 @@ impl<'e> Preprocessor<'e> {
     }
 
     /// Environment variables read so far, with their values, in the order first read.
+    #[cfg(test)]
     pub fn env_read(&self) -> &[(String, String)] {
         &self.env_read
     }
 
     /// Messages from `$(info,…)` and `$(warning-if,…)`, in order.
+    #[cfg(test)]
     pub fn messages(&self) -> &[MacroMessage] {
         &self.messages
     }
@@ -203,6 +205,7 @@ impl<'e> Preprocessor<'e> {
     }
 
     /// Expands every reference in `input`.
+    #[cfg(test)]
     pub fn expand_str(&mut self, input: &[u8], pos: MacroPos<'_>) -> Result<Vec<u8>, String> {
         self.expand_all(input, &[], pos)
     }
