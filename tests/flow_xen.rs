@@ -695,4 +695,18 @@ fn the_boot_plan_boots_xen_with_dom0_and_the_initramfs_as_multiboot_modules() {
     assert!(text.contains(&format!("O={o}/boot-build")), "{text}");
     assert!(text.contains("build-xen"), "{text}");
     assert!(!out.exists());
+    // Without a dom0 kernel source there is nothing to boot Xen with.
+    let args = argv(
+        "xen",
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--no-dom0",
+            "--boot",
+            "--plan",
+            "-q",
+        ],
+    );
+    let err = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect_err("refused");
+    assert!(format!("{err:#}").contains("drop --no-dom0"), "{err:#}");
 }
