@@ -1,7 +1,7 @@
 //! The boot step with real parts: the initramfs read back by GNU cpio, a real QEMU booting a
 //! multiboot kernel of a few instructions (tests/fixtures/boot/multiboot.S, built with gcc
 //! -m32) that prints a result, a panic line or nothing, and console logs recorded from real
-//! boots of a Linux 6.1 kernel built by the KVM flow.
+//! boots of a Linux 6.1 kernel built by the KVM flow and of Xen 4.17.5 with a Linux 6.1 dom0.
 //!
 //! Needs qemu-system-x86, cpio and gcc-multilib (scripts/install-deps test).
 
@@ -176,6 +176,26 @@ fn a_kernel_panic_is_the_error() {
 }
 
 #[test]
+fn a_xen_panic_is_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = test_kernel(
+        dir.path(),
+        "(XEN) Xen version 4.17.5\n(XEN) ****************************************\n\
+         (XEN) Panic on CPU 0:\n(XEN) dom0 kernel not specified. Check bootloader configuration\n\
+         (XEN) ****************************************\n(XEN) Reboot in five seconds...\n",
+        "END_RESET",
+    );
+    let err = boot(&options(&kernel, dir.path())).unwrap_err();
+    match &err {
+        Error::KernelPanic { line, .. } => assert_eq!(
+            line,
+            "(XEN) Panic on CPU 0: dom0 kernel not specified. Check bootloader configuration"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_guest_that_never_answers_is_stopped_at_the_deadline_and_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let kernel = test_kernel(dir.path(), "waiting for nothing\n", "END_HANG");
@@ -292,4 +312,55 @@ fn a_real_kvm_proof_console_gives_the_record() {
     let record = record_from(&GuestReport::parse(cut));
     assert_eq!(record.proven, Some(Proof::DevKvm));
     assert_eq!(record.guest_ran, None);
+}
+
+#[test]
+fn a_real_xen_dom0_console_gives_the_xen_record() {
+    // Recorded from scripts/e2e-flows xen --boot: Xen 4.17.5's xen/xen booted under TCG with a
+    // Linux 6.1 tinyconfig + boot + dom0 options kernel as dom0.
+    let log = std::fs::read_to_string(fixture("xen-4.17.5-dom0-linux-6.1-tcg.log")).unwrap();
+    assert!(
+        log.contains("(XEN) Xen version 4.17.5"),
+        "not a Xen console"
+    );
+    let report = GuestReport::parse(&log);
+    assert!(report.kernel_started && report.init_started && report.finished);
+    assert_eq!(report.panic, None);
+    let record = kforge::boot::xen::record_from(&report);
+    assert!(record.kernel_booted);
+    assert_eq!(record.hypervisor.as_deref(), Some("xen"));
+    assert_eq!(record.xen_version.as_deref(), Some("4.17.5"));
+    assert_eq!(record.dom0, Some(true));
+    assert_eq!(kforge::boot::xen::shortfall(&record), None);
+    let headline = record.headline();
+    assert!(
+        headline.starts_with("PROVEN: Linux 6.1.")
+            && headline.ends_with("runs as the control domain (dom0) on Xen 4.17.5"),
+        "{headline}"
+    );
+    // The same log cut before dom0's capabilities: Xen, but not proven to be dom0.
+    let cut = &log[..log.find("KFORGE-BOOT xen_capabilities").unwrap()];
+    let record = kforge::boot::xen::record_from(&GuestReport::parse(cut));
+    assert_eq!(record.dom0, None);
+    assert!(
+        kforge::boot::xen::shortfall(&record)
+            .unwrap()
+            .contains("/proc/xen/capabilities could not be read")
+    );
+    assert!(record.headline().starts_with("NOT PROVEN"));
+}
+
+#[test]
+fn a_real_xen_panic_console_gives_xen_s_panic_line() {
+    // Recorded from the same Xen with dom0_mem=8M: Xen refuses to build dom0 and panics.
+    let log = std::fs::read_to_string(fixture("xen-4.17.5-dom0-mem-too-small-panic.log")).unwrap();
+    let report = GuestReport::parse(&log);
+    assert_eq!(
+        report.panic.as_deref(),
+        Some("(XEN) Panic on CPU 0: Domain 0 allocation is too small for kernel image")
+    );
+    assert!(!report.kernel_started && !report.init_started);
+    let record = kforge::boot::xen::record_from(&report);
+    assert!(!record.kernel_booted);
+    assert_eq!(record.hypervisor, None);
 }

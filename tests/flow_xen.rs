@@ -635,3 +635,78 @@ fn a_failing_make_step_reports_its_first_cause_first() {
         "the hint is in the summary: {summary}"
     );
 }
+
+#[test]
+fn boot_is_refused_in_howto_mode_before_any_download() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("out");
+    let err = flow::xen::run(fx.howto(&out, &["--boot"])).expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("--boot needs --mode modern") && message.contains("2.6.18"),
+        "{message}"
+    );
+    assert_eq!(fx.server.hits("xen-3.2.0.tar.gz"), 0);
+    assert!(!out.exists());
+}
+
+#[test]
+fn the_boot_plan_boots_xen_with_dom0_and_the_initramfs_as_multiboot_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out,1");
+    let args = argv(
+        "xen",
+        &[
+            "--xen",
+            "http://127.0.0.1:9/xen-4.17.5.tar.gz",
+            "--kernel",
+            "http://127.0.0.1:9/linux-6.1.tar.xz",
+            "--out",
+            out.to_str().unwrap(),
+            "--boot",
+            "--accel",
+            "tcg",
+            "--plan",
+            "-q",
+        ],
+    );
+    let text = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect("plan");
+    let o = out.display().to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("qemu-system-x86_64"))
+        .expect(&text);
+    let o_doubled = o.replace(',', ",,");
+    for part in [
+        "qemu-system-x86_64 -accel tcg -m 512 ".to_string(),
+        " -no-reboot ".into(),
+        format!(" -serial 'file:{o}/logs/boot-console.log' "),
+        format!(" -kernel '{o}/src/xen-4.17.5/xen/xen' "),
+        format!(
+            " -initrd '{o_doubled}/boot-build/arch/x86/boot/bzImage console=hvc0 \
+             earlyprintk=xen panic=-1,{o_doubled}/boot/initramfs.cpio' "
+        ),
+        " -append 'console=com1 dom0_mem=256M'".into(),
+    ] {
+        assert!(line.contains(&part), "{part:?} not in\n{line}");
+    }
+    // The dom0 kernel: tinyconfig + the boot and dom0 options, in its own build directory.
+    assert!(text.contains("boot-dom0.config"), "{text}");
+    assert!(text.contains(&format!("O={o}/boot-build")), "{text}");
+    assert!(text.contains("build-xen"), "{text}");
+    assert!(!out.exists());
+    // Without a dom0 kernel source there is nothing to boot Xen with.
+    let args = argv(
+        "xen",
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--no-dom0",
+            "--boot",
+            "--plan",
+            "-q",
+        ],
+    );
+    let err = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect_err("refused");
+    assert!(format!("{err:#}").contains("drop --no-dom0"), "{err:#}");
+}

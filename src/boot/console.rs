@@ -3,7 +3,9 @@
 //! The guest's `/init` prints its results as marker lines, `KFORGE-BOOT <key> <value>`, between
 //! `KFORGE-BOOT begin` and `KFORGE-BOOT end` ([`init_script`] writes such an `/init`). The kernel's
 //! own lines around them tell whether it started (`Linux version …`) and whether it panicked
-//! (`Kernel panic - not syncing: …`, the line that becomes the error).
+//! (`Kernel panic - not syncing: …`, the line that becomes the error). Under Xen the console
+//! also carries the hypervisor's lines (`(XEN) …`); a Xen panic is the block
+//! `Panic on CPU N:` + its message between two rows of `*`, read as one line.
 
 use std::fmt::Write as _;
 
@@ -19,7 +21,8 @@ pub struct GuestReport {
     pub init_started: bool,
     /// The guest printed `KFORGE-BOOT end`: every result is in.
     pub finished: bool,
-    /// The kernel's panic line (`Kernel panic - not syncing: …`), when it panicked.
+    /// The kernel's panic line (`Kernel panic - not syncing: …`), or Xen's (`(XEN) Panic on CPU
+    /// 0: …`, its message joined to it), when one panicked.
     pub panic: Option<String>,
     /// `(key, value)` of every result line, in order.
     pub values: Vec<(String, String)>,
@@ -31,12 +34,24 @@ impl GuestReport {
     /// Read a console log (lines may end with `\r\n`, as a serial console writes them).
     pub fn parse(text: &str) -> GuestReport {
         let mut report = GuestReport::default();
+        // Xen's `Panic on CPU N:` line, waiting for the message on the next line.
+        let mut xen_panic: Option<String> = None;
         for raw in text.lines() {
             let line = raw.trim_end_matches('\r').trim_end();
+            if let Some(head) = xen_panic.take() {
+                let message = xen_message(line).unwrap_or(line).trim();
+                report.panic = Some(format!("(XEN) {head} {message}").trim_end().to_string());
+            }
             if line.is_empty() {
                 continue;
             }
             report.last_line = Some(line.to_string());
+            if report.panic.is_none()
+                && let Some(message) = xen_message(line)
+                && message.starts_with("Panic on CPU")
+            {
+                xen_panic = Some(message.to_string());
+            }
             if line.contains("Linux version ") {
                 report.kernel_started = true;
             }
@@ -58,6 +73,9 @@ impl GuestReport {
                 key => report.values.push((key.to_string(), value.to_string())),
             }
         }
+        if let Some(head) = xen_panic {
+            report.panic = Some(format!("(XEN) {head}"));
+        }
         report
     }
 
@@ -77,6 +95,17 @@ impl GuestReport {
             .filter(move |(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The message of a Xen console line: after `(XEN) ` and an optional `[time stamp] `.
+fn xen_message(line: &str) -> Option<&str> {
+    let rest = &line[line.find("(XEN) ")? + "(XEN) ".len()..];
+    Some(
+        match rest.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((_, message)) => message,
+            None => rest,
+        },
+    )
 }
 
 /// An `/init` for a busybox initramfs: mounts `/proc`, `/sys` and `/dev`, keeps kernel messages
@@ -123,6 +152,23 @@ mod tests {
         assert_eq!(r.get("module_loaded"), Some("kvm"));
         assert_eq!(r.panic, None);
         assert_eq!(r.last_line.as_deref(), Some("KFORGE-BOOT end"));
+    }
+
+    #[test]
+    fn a_xen_panic_block_is_one_line() {
+        let log = "(XEN) *** LOADING DOMAIN 0 ***\r\n(XEN) \r\n(XEN) ****************************************\r\n\
+                   (XEN) Panic on CPU 0:\r\n(XEN) Could not set up DOM0 guest OS (rc = -12)\r\n\
+                   (XEN) ****************************************\r\n(XEN) \r\n(XEN) Reboot in five seconds...\r\n";
+        let r = GuestReport::parse(log);
+        assert_eq!(
+            r.panic.as_deref(),
+            Some("(XEN) Panic on CPU 0: Could not set up DOM0 guest OS (rc = -12)")
+        );
+        // With console time stamps, and cut right after the head.
+        let r = GuestReport::parse("(XEN) [    1.5] Panic on CPU 1:\n(XEN) [    1.5] oops\n");
+        assert_eq!(r.panic.as_deref(), Some("(XEN) Panic on CPU 1: oops"));
+        let r = GuestReport::parse("(XEN) Panic on CPU 0:\n");
+        assert_eq!(r.panic.as_deref(), Some("(XEN) Panic on CPU 0:"));
     }
 
     #[test]

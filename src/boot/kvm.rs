@@ -3,44 +3,31 @@
 //! `/dev/kvm` and runs a guest through it with the guest probe (`kforge-guest-probe`).
 //!
 //! [`guest_script`] is the guest's side (an `/init` body), [`record_from`] reads its report
-//! into a [`BootRecord`], [`KvmBoot`] is the flow's side: the boot build directory and the
-//! steps `boot-config`, `boot-olddefconfig`, `boot-verify-config`, `boot-kernel`,
-//! `boot-initramfs` and `boot`.
+//! into a [`BootRecord`], [`KvmBoot`] is the flow's side: the boot kernel (a
+//! [`BootKernel`]: steps `boot-config`, `boot-olddefconfig`, `boot-verify-config`,
+//! `boot-kernel`), then `boot-initramfs` and `boot`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::console::{GuestReport, init_script};
+use super::flow::{BootKernel, boot_step};
 use super::initramfs::Initramfs;
-use super::{Accel, BootOptions, BootRecord};
+use super::{BootArgs, BootOptions, BootRecord};
 use crate::error::Error;
-use crate::kernel::{BaseConfig, FragmentSpec, KernelPlan};
-use crate::record::Artifact;
-use crate::reproduce::{quote_path, shell_line};
+use crate::kernel::{FragmentSpec, KernelPlan};
+use crate::reproduce::quote_path;
 use crate::steps::{PlannedStep, Run};
 
 type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What a minimal x86_64 kernel needs on top of `tinyconfig` to boot under QEMU from an
-/// initramfs, talk on the serial console and load modules (the user's KVM fragment follows).
-pub const BOOT_FRAGMENT: &str = "\
-# A tinyconfig kernel that boots under QEMU from a busybox initramfs, with a serial console
-# and loadable modules, so the KVM modules built from the same fragment can be tried.
-CONFIG_PRINTK=y
-CONFIG_TTY=y
-CONFIG_SERIAL_8250=y
-CONFIG_SERIAL_8250_CONSOLE=y
-CONFIG_BLK_DEV_INITRD=y
-CONFIG_BINFMT_ELF=y
-CONFIG_BINFMT_SCRIPT=y
-CONFIG_DEVTMPFS=y
-CONFIG_PROC_FS=y
-CONFIG_SYSFS=y
+/// What the KVM proof's kernel needs on top of `tinyconfig` and [`BOOT_FRAGMENT`](super::flow::BOOT_FRAGMENT): loadable
+/// modules, so the KVM modules built from the user's fragment can be tried.
+pub const KVM_BOOT_FRAGMENT: &str = "\
+# Loadable modules, so the KVM modules built from the same fragment can be tried.
 CONFIG_MODULES=y
 CONFIG_MODULE_UNLOAD=y
 CONFIG_VIRTUALIZATION=y
@@ -218,61 +205,42 @@ fn proof_of(r: &BootRecord) -> Option<Proof> {
     })
 }
 
-/// The boot options of a flow (`--boot` and friends).
+/// The KVM flow's boot options: the common ones and the guest probe.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct BootArgs {
-    /// After the build, prove it: build a minimal kernel from the same source and fragments,
-    /// boot it under QEMU, load its KVM modules and run a guest through its /dev/kvm.
-    #[arg(long)]
-    pub boot: bool,
+pub struct KvmBootArgs {
+    /// The options every flow's `--boot` shares.
+    #[command(flatten)]
+    pub common: BootArgs,
     /// The guest probe, a static binary (`scripts/main` builds it: RUSTFLAGS='-C
     /// target-feature=+crt-static' cargo build -p kforge-guest-probe --release --target
     /// x86_64-unknown-linux-gnu). Without it the boot proves the modules and /dev/kvm only.
     #[arg(long, value_name = "FILE", requires = "boot")]
     pub guest_probe: Option<PathBuf>,
-    /// QEMU acceleration: tcg, kvm, or auto (KVM when a short probe shows it works here).
-    #[arg(long, value_enum, default_value = "auto", requires = "boot")]
-    pub accel: Accel,
-    /// Seconds the guest has to print its result before QEMU is stopped.
-    #[arg(long, value_name = "SECS", default_value = "300", requires = "boot")]
-    pub boot_timeout: u64,
-    /// The QEMU program.
-    #[arg(long, value_name = "PROGRAM", default_value = super::QEMU, requires = "boot")]
-    pub qemu: PathBuf,
-    /// A static busybox for the initramfs (Debian's busybox-static).
-    #[arg(long, value_name = "FILE", default_value = Initramfs::BUSYBOX, requires = "boot")]
-    pub busybox: PathBuf,
 }
 
-/// The flow's side of the proof: where the boot kernel is built and what goes into the image.
+/// The flow's side of the proof: the boot kernel and what goes into the image.
 #[derive(Debug, Clone)]
 pub struct KvmBoot {
-    /// The boot kernel: same source, `tinyconfig` + [`BOOT_FRAGMENT`] + the KVM fragments, in
-    /// its own build directory.
-    pub kernel: KernelPlan,
+    /// The boot kernel: same source, `tinyconfig` + [`BOOT_FRAGMENT`](super::flow::BOOT_FRAGMENT) + [`KVM_BOOT_FRAGMENT`] +
+    /// the KVM fragments, in its own build directory, with its modules.
+    pub kernel: BootKernel,
     /// The options.
-    pub args: BootArgs,
+    pub args: KvmBootArgs,
     /// Where the initramfs and the guest's files go.
     pub dir: PathBuf,
 }
 
 impl KvmBoot {
     /// The proof for a flow whose kernel is `main`, writing under `out`.
-    pub fn new(main: &KernelPlan, args: &BootArgs, out: impl AsRef<Path>) -> KvmBoot {
+    pub fn new(main: &KernelPlan, args: &KvmBootArgs, out: impl AsRef<Path>) -> KvmBoot {
         let out = out.as_ref();
-        let mut fragments = vec![FragmentSpec::Builtin("boot.config", BOOT_FRAGMENT)];
+        let mut fragments = vec![FragmentSpec::Builtin("boot-kvm.config", KVM_BOOT_FRAGMENT)];
         fragments.extend(main.fragments.iter().cloned());
+        let mut kernel = BootKernel::new(&main.src, &main.arch, fragments, main.verify_mode, out);
+        kernel.about = "the KVM fragments".into();
+        kernel.targets = vec!["bzImage", "modules"];
         KvmBoot {
-            kernel: KernelPlan {
-                src: main.src.clone(),
-                build: out.join("boot-build"),
-                arch: main.arch.clone(),
-                base: BaseConfig::Tinyconfig,
-                fragments,
-                verify_mode: main.verify_mode,
-                fix_tree: false,
-                config_dir: out.join("boot-config"),
-            },
+            kernel,
             args: args.clone(),
             dir: out.join("boot"),
         }
@@ -282,142 +250,54 @@ impl KvmBoot {
         self.dir.join("initramfs.cpio")
     }
 
-    fn bzimage(&self) -> PathBuf {
-        self.kernel.build.join("arch/x86/boot/bzImage")
-    }
-
     fn boot_options(&self, run: &Run) -> BootOptions {
-        let mut options = BootOptions::new(self.bzimage(), run.logs().join("boot-console.log"));
-        options.qemu = self.args.qemu.clone();
+        let mut options = self.args.common.options(self.kernel.bzimage(), run);
         options.initrd = Some(self.initramfs());
-        options.accel = self.args.accel;
-        options.timeout = Duration::from_secs(self.args.boot_timeout);
         // The proof runs a nested VM: under TCG, guest time must follow instructions.
         options.tcg_icount_shift = Some(3);
-        options.interrupt = Some(Arc::clone(run.interrupt()));
         options
     }
 
     /// The planned steps.
     pub fn planned_steps(&self, run: &Run) -> Vec<PlannedStep> {
-        let k = &self.kernel;
-        let mut olddefconfig = k.tree(run);
-        olddefconfig.log_dir(run.logs().join("boot"));
-        let options = self.boot_options(run);
-        let accel = match self.args.accel {
-            Accel::Kvm => super::AccelUsed::Kvm,
-            _ => super::AccelUsed::Tcg,
-        };
-        vec![
-            PlannedStep::new(
-                "boot-config",
-                "Boot kernel: tinyconfig + boot options + the KVM fragments, in its own build directory",
-                k.config_commands(run),
-            ),
-            PlannedStep::new(
-                "boot-olddefconfig",
-                "Resolve the boot kernel's config",
-                vec![k.command(run, &["olddefconfig"], &[])],
-            ),
-            PlannedStep::new(
-                "boot-verify-config",
-                "Verify every requested boot kernel value landed",
-                vec![format!(
-                    "# grep the final {}/.config for each requested value",
-                    k.build.display()
-                )],
-            ),
-            PlannedStep::new(
-                "boot-kernel",
-                "Build the boot kernel and its modules (bzImage modules)",
-                vec![k.command(run, &["bzImage", "modules"], &[])],
-            ),
-            PlannedStep::new(
-                "boot-initramfs",
-                "Make the initramfs: busybox, the KVM modules, the guest probe, /init",
-                vec![format!(
-                    "# kforge writes {} (newc): {}, {}, {}, /init",
-                    quote_path(self.initramfs()),
-                    self.args.busybox.display(),
-                    MODULES
-                        .iter()
-                        .map(|(_, p)| *p)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    self.args
-                        .guest_probe
-                        .as_ref()
-                        .map_or("no guest probe".into(), |p| p.display().to_string())
-                )],
-            ),
-            PlannedStep::new(
-                "boot",
-                "Boot it under QEMU: load irqbypass, kvm, kvm-intel, kvm-amd; run a guest through /dev/kvm",
-                vec![format!(
-                    "{}{}",
-                    shell_line(options.command_line(accel)),
-                    if self.args.accel == Accel::Auto {
-                        "   # auto: -accel kvm -cpu host when KVM works here"
-                    } else {
-                        ""
-                    }
-                )],
-            ),
-        ]
+        let mut steps = self.kernel.planned_steps(run);
+        steps.push(PlannedStep::new(
+            "boot-initramfs",
+            "Make the initramfs: busybox, the KVM modules, the guest probe, /init",
+            vec![format!(
+                "# kforge writes {} (newc): {}, {}, {}, /init",
+                quote_path(self.initramfs()),
+                self.args.common.busybox.display(),
+                MODULES
+                    .iter()
+                    .map(|(_, p)| *p)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                self.args
+                    .guest_probe
+                    .as_ref()
+                    .map_or("no guest probe".into(), |p| p.display().to_string())
+            )],
+        ));
+        steps.push(PlannedStep::new(
+            "boot",
+            "Boot it under QEMU: load irqbypass, kvm, kvm-intel, kvm-amd; run a guest through /dev/kvm",
+            vec![self.args.common.planned_line(&self.boot_options(run))],
+        ));
+        steps
     }
 
     /// Run the steps (after the flow's own).
     pub fn run(&self, run: &mut Run) -> Result<()> {
-        let k = &self.kernel;
-        // The boot kernel's config record goes into `boot_config`; the flow's own stays.
-        let main_config = run.record.config.take();
-        let configured = run.step("boot-config", |run| k.configure(run));
-        let boot_config = std::mem::replace(&mut run.record.config, main_config);
-        let configured = configured?;
-        run.step("boot-olddefconfig", |run| {
-            run.command_started("olddefconfig");
-            let mut tree = k.tree(run);
-            tree.log_dir(run.logs().join("boot"));
-            let resolved = tree.olddefconfig()?;
-            run.record_outcome(&resolved.outcome);
-            Ok(())
-        })?;
-        let main_config = std::mem::replace(&mut run.record.config, boot_config);
-        let main_text = run.verification_text().map(str::to_string);
-        let verified = run.step("boot-verify-config", |run| k.verify(run, &configured));
-        let boot_config = std::mem::replace(&mut run.record.config, main_config);
-        // The summary keeps the flow's own verification, the boot kernel's after it.
-        if let Some(boot_text) = run.verification_text().map(str::to_string) {
-            let text = match main_text {
-                Some(main) => format!("{main}\nboot kernel: {boot_text}"),
-                None => format!("boot kernel: {boot_text}"),
-            };
-            run.set_verification_text(text);
-        }
-        verified?;
-        run.step("boot-kernel", |run| {
-            run.command_started("bzImage modules");
-            let mut make = k.tree(run).make(["bzImage", "modules"]);
-            make.log_file(run.logs().join("boot-kernel.log"));
-            let outcome = make.run()?;
-            run.record_outcome(&outcome);
-            for path in std::iter::once(self.bzimage())
-                .chain(MODULES.iter().map(|(_, p)| k.build.join(p)))
-                .filter(|p| p.is_file())
-            {
-                run.record
-                    .artifacts
-                    .push(Artifact::of(&path).map_err(|e| Error::io("hash", &path, e))?);
-            }
-            Ok(())
-        })?;
-        let mut record = BootRecord::default();
+        let module_paths: Vec<&str> = MODULES.iter().map(|(_, p)| *p).collect();
+        let boot_config = self.kernel.build(run, &module_paths)?;
+        let build = &self.kernel.kernel.build;
         run.step("boot-initramfs", |run| {
             let mut image = Initramfs::new();
-            image.busybox(&self.args.busybox)?;
+            image.busybox(&self.args.common.busybox)?;
             let mut present = Vec::new();
             for (name, path) in MODULES {
-                let ko = k.build.join(path);
+                let ko = build.join(path);
                 if ko.is_file() {
                     image.file(&format!("/lib/modules/{name}.ko"), &ko, 0o644)?;
                     present.push(*name);
@@ -442,60 +322,29 @@ impl KvmBoot {
             ));
             Ok(())
         })?;
-        let result = run.step("boot", |run| {
-            let options = self.boot_options(run);
-            let booted = super::boot(&options);
-            let console = std::fs::read(&options.console_log).unwrap_or_default();
-            let report = GuestReport::parse(&String::from_utf8_lossy(&console));
-            record = record_from(&report);
-            record.config = boot_config.clone();
-            record.console_log = Some(options.console_log.clone());
-            match &booted {
-                Ok(b) => {
-                    record.accel = Some(b.accel);
-                    record.accel_note = b.accel_note.clone();
-                    record.duration_ms = u64::try_from(b.duration.as_millis()).unwrap_or(u64::MAX);
-                    record.qemu_command = b.command.clone();
-                    run.set_commands(vec![shell_line(b.command.iter())]);
-                    if let Some(note) = &b.accel_note {
-                        run.step_note(note.clone());
-                    }
-                    run.step_note(format!(
-                        "booted with {} in {:.1} s",
-                        b.accel,
-                        b.duration.as_secs_f64()
-                    ));
-                }
-                Err(e) => record.error = Some(e.to_string()),
-            }
+        let options = self.boot_options(run);
+        boot_step(run, &options, boot_config, record_from, |run, record| {
             for (m, message) in &record.modules_failed {
                 run.step_note(format!("{m}: {message}"));
             }
-            let proven = record.proven;
-            run.record.boot = Some(record.clone());
-            booted?;
-            let proven = proven.ok_or_else(|| {
+            let proven = record.proven.ok_or_else(|| {
                 Error::refused("the guest's /init did not run (see logs/boot-console.log)")
             })?;
-            run.step_note(proven.sentence(&record));
+            run.step_note(proven.sentence(record));
             let wanted = if self.args.guest_probe.is_some() {
                 Proof::GuestRan
             } else {
                 Proof::DevKvm
             };
             if proven < wanted {
-                let mut message = format!("the boot stopped short: {}", proven.sentence(&record));
+                let mut message = format!("the boot stopped short: {}", proven.sentence(record));
                 if !record.guest_log.is_empty() {
                     let _ = write!(message, " (guest probe: {})", record.guest_log.join("; "));
                 }
                 return Err(Error::refused(message));
             }
             Ok(())
-        });
-        if let Some(boot) = run.record.boot.as_mut() {
-            boot.error = result.as_ref().err().map(|e| e.to_string());
-        }
-        result
+        })
     }
 }
 

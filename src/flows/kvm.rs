@@ -128,7 +128,7 @@ pub struct Args {
     pub userland_target: Vec<String>,
     /// Boot options (`--boot`: prove the build by booting it).
     #[command(flatten)]
-    pub boot: crate::boot::kvm::BootArgs,
+    pub boot: crate::boot::kvm::KvmBootArgs,
     /// Common options.
     #[command(flatten)]
     pub common: Common,
@@ -205,7 +205,7 @@ fn settings(args: &Args) -> Result<Settings> {
         fix_tree: args.fix_tree,
         config_dir: out.join("config"),
     };
-    if args.boot.boot && howto {
+    if args.boot.common.boot && howto {
         return Err(Error::refused(
             "--boot needs --mode modern: the HOWTO's Linux 2.6.23 does not build with today's \
              compilers, so there is no kernel to boot",
@@ -213,6 +213,7 @@ fn settings(args: &Args) -> Result<Settings> {
     }
     let boot = args
         .boot
+        .common
         .boot
         .then(|| crate::boot::kvm::KvmBoot::new(&kernel, &args.boot, &out));
     Ok(Settings {

@@ -125,6 +125,10 @@ pub struct Args {
     /// Move a stray .config out of the kernel source tree instead of failing.
     #[arg(long)]
     pub fix_tree: bool,
+    /// Boot options (`--boot`: prove the build by booting Xen with a minimal dom0; modern
+    /// mode).
+    #[command(flatten)]
+    pub boot: crate::boot::BootArgs,
     /// Common options.
     #[command(flatten)]
     pub common: Common,
@@ -142,6 +146,8 @@ struct Settings {
     checkout: PathBuf,
     /// (modern) The dom0 kernel.
     dom0: Option<(String, KernelPlan)>,
+    /// (modern, `--boot`) Xen booted with a minimal dom0.
+    boot: Option<crate::boot::xen::XenBoot>,
 }
 
 /// The name select-repository looks for (Xen 3.2: `linux-2.6.18-xen.hg`).
@@ -235,6 +241,18 @@ fn settings(args: &Args) -> Result<Settings> {
         .xen_arch
         .clone()
         .unwrap_or_else(|| host_xen_arch().to_string());
+    if howto && args.boot.boot {
+        bail!(
+            "--boot needs --mode modern: the HOWTO's dom0 is a xenified Linux 2.6.18, which does \
+             not build with today's compilers, so there is no dom0 to boot Xen 3.2 with"
+        );
+    }
+    if args.boot.boot && args.no_dom0 {
+        bail!(
+            "--boot builds a minimal dom0 kernel from the dom0 kernel source (--kernel): drop \
+             --no-dom0"
+        );
+    }
     check_xen_arch(&xen_arch, howto, "gcc", None)?;
     if howto && args.common.repro_check {
         bail!(
@@ -307,7 +325,28 @@ fn settings(args: &Args) -> Result<Settings> {
         };
         Some((url, plan))
     };
+    let boot = match &dom0 {
+        Some((_, k)) if args.boot.boot => {
+            if k.arch != "x86_64" {
+                bail!(
+                    "--boot boots an x86_64 Xen and dom0 under qemu-system-x86_64; the dom0 \
+                     ARCH is {} (see --arch, --xen-arch)",
+                    k.arch
+                );
+            }
+            Some(crate::boot::xen::XenBoot::new(
+                &xen_dir,
+                &k.src,
+                &k.arch,
+                k.verify_mode,
+                &args.boot,
+                &out,
+            ))
+        }
+        _ => None,
+    };
     Ok(Settings {
+        boot,
         howto,
         out,
         xen_url,
@@ -438,6 +477,18 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
     }
     if let Some((url, k)) = &s.dom0 {
         steps.extend(k.planned_steps(run, url, args.kernel_sha256.as_deref(), "dom0 kernel"));
+    }
+    if let Some(boot) = &s.boot {
+        steps.push(PlannedStep::new(
+            "boot-xen",
+            "The hypervisor to boot: xen/xen (make build-xen when the target did not leave it)",
+            vec![format!(
+                "test -f {} || {}",
+                quote_path(&boot.xen),
+                shell_line(xen_make_planned(run, s, "build-xen").command_line())
+            )],
+        ));
+        steps.extend(boot.planned_steps(run));
     }
     steps
 }
@@ -628,6 +679,33 @@ fn body(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
             k.build.display(),
             k.arch
         ));
+    }
+    // And this should work :-) — boot Xen with a minimal dom0 that reports what it runs on.
+    if let Some(boot) = &s.boot {
+        run.step("boot-xen", |run| {
+            if boot.xen.is_file() {
+                run.set_commands(vec![format!("test -f {}", quote_path(&boot.xen))]);
+                run.step_note(format!(
+                    "{} (left by make {})",
+                    boot.xen.display(),
+                    s.xen_target
+                ));
+            } else {
+                let outcome = xen_make(run, s, "build-xen").run()?;
+                run.record_outcome(&outcome);
+                if !boot.xen.is_file() {
+                    bail!(
+                        "make build-xen succeeded but left no {} (see logs/xen-build-xen.log)",
+                        boot.xen.display()
+                    );
+                }
+            }
+            run.record
+                .artifacts
+                .push(Artifact::of(&boot.xen).map_err(|e| Error::io("hash", &boot.xen, e))?);
+            Ok(())
+        })?;
+        boot.run(run)?;
     }
     Ok(())
 }
