@@ -364,3 +364,69 @@ fn a_real_xen_panic_console_gives_xen_s_panic_line() {
     assert!(!record.kernel_booted);
     assert_eq!(record.hypervisor, None);
 }
+
+/// The `boot` object of build.json from both real consoles: each proof's own fields are there,
+/// the other proof's are left out, and the object reads back the same.
+#[test]
+fn the_boot_object_has_each_proofs_own_fields() {
+    let keys = |record: &kforge::boot::BootRecord| -> Vec<String> {
+        let value = serde_json::to_value(record).unwrap();
+        let back: kforge::boot::BootRecord = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(&back, record, "the boot object does not read back");
+        value.as_object().unwrap().keys().cloned().collect()
+    };
+    let kvm = record_from(&GuestReport::parse(
+        &std::fs::read_to_string(fixture("linux-6.1-kvm-proof-tcg.log")).unwrap(),
+    ));
+    let kvm_keys = keys(&kvm);
+    for present in [
+        "accel",
+        "duration_ms",
+        "kernel_booted",
+        "modules_loaded",
+        "modules_failed",
+        "dev_kvm",
+        "guest_ran",
+        "guest_output",
+    ] {
+        assert!(
+            kvm_keys.iter().any(|k| k == present),
+            "KVM boot lacks {present}: {kvm_keys:?}"
+        );
+    }
+    for absent in ["hypervisor", "xen_version", "dom0"] {
+        assert!(
+            !kvm_keys.iter().any(|k| k == absent),
+            "KVM boot has {absent}"
+        );
+    }
+    let xen = kforge::boot::xen::record_from(&GuestReport::parse(
+        &std::fs::read_to_string(fixture("xen-4.17.5-dom0-linux-6.1-tcg.log")).unwrap(),
+    ));
+    let xen_keys = keys(&xen);
+    for present in [
+        "accel",
+        "duration_ms",
+        "kernel_booted",
+        "hypervisor",
+        "xen_version",
+        "dom0",
+    ] {
+        assert!(
+            xen_keys.iter().any(|k| k == present),
+            "Xen boot lacks {present}: {xen_keys:?}"
+        );
+    }
+    for absent in [
+        "dev_kvm",
+        "guest_ran",
+        "guest_output",
+        "guest_log",
+        "hardware_virtualization",
+    ] {
+        assert!(
+            !xen_keys.iter().any(|k| k == absent),
+            "Xen boot has {absent}"
+        );
+    }
+}

@@ -508,7 +508,8 @@ pub fn boot(options: &BootOptions) -> Result<Booted, Error> {
     }
 }
 
-/// The `boot` object of `build.json`: what the boot proved.
+/// The `boot` object of `build.json`: what the boot proved. Fields that belong to the other
+/// proof (the KVM guest's for a Xen boot, the hypervisor's for a KVM boot) are left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BootRecord {
     /// `tcg` or `kvm`.
@@ -527,21 +528,29 @@ pub struct BootRecord {
     pub modules_loaded: Vec<String>,
     /// Modules that did not load: name → the kernel's message (or insmod's).
     pub modules_failed: std::collections::BTreeMap<String, String>,
-    /// Whether the VM's CPU shows hardware virtualization (`vmx` or `svm` in `/proc/cpuinfo`).
+    /// KVM: whether the VM's CPU shows hardware virtualization (`vmx` or `svm` in `/proc/cpuinfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware_virtualization: Option<bool>,
-    /// Whether `/dev/kvm` appeared.
+    /// KVM: whether `/dev/kvm` appeared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_kvm: Option<bool>,
-    /// Whether the guest probe ran a VM to its `hlt`.
+    /// KVM: whether the guest probe ran a VM to its `hlt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_ran: Option<bool>,
     /// What the probe's guest wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_output: Option<String>,
     /// The probe's own lines (or its error).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guest_log: Vec<String>,
     /// The hypervisor dom0 runs on (`/sys/hypervisor/type`), for Xen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hypervisor: Option<String>,
     /// Xen's version as dom0 sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xen_version: Option<String>,
     /// Whether the domain is Xen's control domain (`/proc/xen/capabilities` = `control_d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dom0: Option<bool>,
     /// The boot kernel's configuration (base, fragments, verification).
     pub config: Option<crate::record::ConfigRecord>,
