@@ -276,10 +276,26 @@ pub fn base_env(srctree: &Path) -> Vec<(String, String)> {
 /// Run the kernel's `conf` with `op` on `tree/Kconfig` (or `top`), optionally with `input` as the
 /// existing `.config`, in a fresh output directory, with a clean environment plus `env`.
 pub fn run(tree: &Path, top: &str, op: &Op, input: Option<&str>, env: &[(&str, &str)]) -> ConfRun {
+    run_with_files(tree, top, op, input, env, &[])
+}
+
+/// [`run`] with `files` (name, text) written into the output directory first (the directory
+/// conf runs in, as make's `O=` directory).
+pub fn run_with_files(
+    tree: &Path,
+    top: &str,
+    op: &Op,
+    input: Option<&str>,
+    env: &[(&str, &str)],
+    files: &[(&str, &str)],
+) -> ConfRun {
     let out = tempfile::Builder::new()
         .prefix("kconfig-conf-out-")
         .tempdir()
         .expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(out.path().join(name), text).expect("write a file for conf");
+    }
     if let Some(text) = input {
         std::fs::write(out.path().join(".config"), text).expect("write input .config");
     }
