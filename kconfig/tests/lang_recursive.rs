@@ -237,3 +237,27 @@ fn lookalikes_load_and_resolve_as_conf_does() {
     )]);
     check_all(&t, &[]);
 }
+
+/// A refused tree is never stored in the parsed-tree cache: loading it again with the cache is
+/// refused again, with the same text.
+#[test]
+fn refused_again_with_the_parsed_tree_cache() {
+    let t = tree(&[(
+        "Kconfig",
+        "config A\n\tbool \"a\"\n\tdepends on B\n\tselect B\n\nconfig B\n\tbool \"b\"\n",
+    )]);
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut opts = LoadOptions::new(t.path());
+    opts.env = Some(env_map(&t, &[]));
+    opts.probe_cache = Some(cache.path().to_path_buf());
+    let run = oracle::run(t.path(), "Kconfig", &oracle::Op::AllDef, None, &[]);
+    assert!(!run.success, "conf accepted the tree, the test is wrong");
+    for attempt in 1..=2 {
+        match Kconfig::load(&opts) {
+            Err(LoadError::RecursiveDependency(e)) => {
+                assert_eq!(format!("{e}\n\n"), run.stderr, "attempt {attempt}")
+            }
+            other => panic!("attempt {attempt}: expected a recursive dependency, got {other:?}"),
+        }
+    }
+}

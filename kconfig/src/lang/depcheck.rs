@@ -8,7 +8,8 @@
 
 use std::fmt;
 
-use super::ast::{CmpOp, Expr, Loc, MenuId, Model, PropId, PropKind, SymbolId, SymbolType};
+use super::ast::{Loc, MenuId, Model, PropId, PropKind, SymbolId};
+use super::eval::{Index, Node};
 
 /// The tree has recursive dependencies: what `conf` prints for each cycle it finds (and then
 /// refuses the tree).
@@ -124,15 +125,22 @@ impl fmt::Display for Cycle {
 
 /// Checks the finalized `model` for recursive dependencies as `conf` does after parsing.
 pub fn check(model: &Model) -> Result<(), RecursiveDependencyError> {
+    check_indexed(model, &Index::build(model))
+}
+
+/// [`check`] with the evaluator's index of `model` (its flattened expressions and symbol
+/// table order).
+pub(crate) fn check_indexed(model: &Model, index: &Index) -> Result<(), RecursiveDependencyError> {
     // Deep dependency chains and long `select` lists recurse deeply.
     let cycles = super::ops::with_big_stack(|| {
         let mut c = Checker {
             m: model,
+            ix: index,
             flags: vec![0; model.symbols.len()],
             stack: Vec::new(),
             cycles: Vec::new(),
         };
-        for s in table_order(model) {
+        for &s in &index.table_order {
             c.check_deps(s);
         }
         c.cycles
@@ -144,16 +152,11 @@ pub fn check(model: &Model) -> Result<(), RecursiveDependencyError> {
     }
 }
 
-/// The order of the kernel's symbol table (shared with the evaluator's index).
-fn table_order(m: &Model) -> Vec<SymbolId> {
-    super::eval::table_order(m)
-}
-
 const CHECK: u8 = 1;
 const CHECKED: u8 = 2;
 
 /// An entry of a symbol's property list as `conf` has it: the definition itself (`P_SYMBOL`,
-/// conditioned on the entry's dependencies) before the properties written in it.
+/// conditioned on the entry's dependencies, first in the list) or a property written in it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ConfProp {
     Symbol(MenuId),
@@ -179,6 +182,9 @@ struct Frame {
 struct Checker<'m> {
     m: &'m Model,
     flags: Vec<u8>,
+    /// The expressions, flattened; with the kernel's rewrite of a bool compared with `m`
+    /// (a constant) where the kernel applies it.
+    ix: &'m Index,
     stack: Vec<Frame>,
     cycles: Vec<Cycle>,
 }
@@ -213,28 +219,6 @@ impl Checker<'_> {
             slot: Slot::None,
         });
         self.stack.len() - 1
-    }
-
-    /// The symbol's properties in `conf`'s list order.
-    fn conf_props(&self, s: SymbolId) -> Vec<ConfProp> {
-        let sym = self.m.symbol(s);
-        let mut out = Vec::with_capacity(sym.props.len() + sym.definitions.len());
-        for &d in &sym.definitions {
-            out.push(ConfProp::Symbol(d));
-            out.extend(
-                sym.props
-                    .iter()
-                    .filter(|&&p| self.m.prop(p).menu == d)
-                    .map(|&p| ConfProp::Prop(p)),
-            );
-        }
-        out.extend(
-            sym.props
-                .iter()
-                .filter(|&&p| !sym.definitions.contains(&self.m.prop(p).menu))
-                .map(|&p| ConfProp::Prop(p)),
-        );
-        out
     }
 
     fn first_prop(&self, s: SymbolId) -> Option<ConfProp> {
@@ -299,81 +283,59 @@ impl Checker<'_> {
         }
     }
 
-    /// `sym_check_expr_deps`; `transformed` for the expressions the kernel simplified (a bool
-    /// compared with `m` is a constant there).
-    fn check_expr(&mut self, e: &Expr, transformed: bool) -> Option<SymbolId> {
-        match e {
-            Expr::And(a, b) | Expr::Or(a, b) => self
-                .check_expr(a, transformed)
-                .or_else(|| self.check_expr(b, transformed)),
-            Expr::Not(a) => self.check_expr(a, transformed),
-            Expr::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
-                if transformed
-                    && *b == self.m.module()
-                    && self.m.symbol(*a).ty == SymbolType::Bool =>
-            {
-                let c = if *op == CmpOp::Eq {
-                    self.m.no()
-                } else {
-                    self.m.yes()
-                };
-                self.check_deps(c)
-            }
-            Expr::Compare(_, a, b) => {
-                let (a, b) = (*a, *b);
-                self.check_deps(a).or_else(|| self.check_deps(b))
-            }
-            Expr::Symbol(s) => self.check_deps(*s),
+    /// `sym_check_expr_deps` of the flattened expression `node`.
+    fn check_expr(&mut self, node: Option<u32>) -> Option<SymbolId> {
+        match self.ix.nodes[node? as usize] {
+            Node::And(a, b) | Node::Or(a, b) => self
+                .check_expr(Some(a))
+                .or_else(|| self.check_expr(Some(b))),
+            Node::Not(a) => self.check_expr(Some(a)),
+            Node::Cmp(_, a, b) => self.check_deps(a).or_else(|| self.check_deps(b)),
+            Node::Sym(s) => self.check_deps(s),
         }
-    }
-
-    fn check_opt(&mut self, e: Option<&Expr>, transformed: bool) -> Option<SymbolId> {
-        e.and_then(|e| self.check_expr(e, transformed))
     }
 
     /// `sym_check_sym_deps`
     fn check_sym_deps(&mut self, s: SymbolId) -> Option<SymbolId> {
-        let m = self.m;
-        let sym = m.symbol(s);
+        let (m, ix) = (self.m, self.ix);
+        let i = s.0 as usize;
         let top = self.push(s);
         let r = 'out: {
             self.stack[top].slot = Slot::DirDep;
-            if let Some(r) = self.check_opt(sym.dir_dep.as_ref(), true) {
+            if let Some(r) = self.check_expr(ix.sym_dir[i]) {
                 break 'out Some(r);
             }
             self.stack[top].slot = Slot::RevDep;
-            if let Some(r) = self.check_opt(sym.rev_dep.as_ref(), true) {
+            if let Some(r) = self.check_expr(ix.sym_rev[i]) {
                 break 'out Some(r);
             }
             self.stack[top].slot = Slot::Implied;
-            if let Some(r) = self.check_opt(sym.implied.as_ref(), true) {
+            if let Some(r) = self.check_expr(ix.sym_implied[i]) {
                 break 'out Some(r);
             }
             self.stack[top].slot = Slot::None;
-            for p in self.conf_props(s) {
-                let (visible, default) = match p {
-                    ConfProp::Symbol(menu) => (m.menu(menu).dir_dep.as_ref(), None),
-                    ConfProp::Prop(id) => {
-                        let prop = m.prop(id);
-                        match &prop.kind {
-                            PropKind::Choice(_) | PropKind::Select(_) | PropKind::Imply(_) => {
-                                continue;
-                            }
-                            PropKind::Default(e) => (prop.visible.as_ref(), Some(e)),
-                            _ => (prop.visible.as_ref(), None),
-                        }
-                    }
-                };
-                self.stack[top].prop = Some(p);
-                if let Some(r) = self.check_opt(visible, true) {
+            let is_choice = m.symbol(s).flags.choice;
+            // The kernel also walks the condition of each definition (`P_SYMBOL`, the
+            // entry's dependencies): every symbol in it is in the direct dependencies walked
+            // above without finding a cycle, so it cannot find one; skipped.
+            for &p in &m.symbol(s).props {
+                let prop = m.prop(p);
+                if matches!(
+                    prop.kind,
+                    PropKind::Choice(_) | PropKind::Select(_) | PropKind::Imply(_)
+                ) {
+                    continue;
+                }
+                self.stack[top].prop = Some(ConfProp::Prop(p));
+                if let Some(r) = self.check_expr(ix.prop_visible[p.0 as usize]) {
                     break 'out Some(r);
                 }
-                let Some(value) = default else { continue };
-                if sym.flags.choice {
+                let value = ix.prop_default[p.0 as usize];
+                if value.is_none() || is_choice {
                     continue;
                 }
                 self.stack[top].slot = Slot::DefaultValue;
-                if let Some(r) = self.check_expr(value, false) {
+                if let Some(r) = self.check_expr(value) {
                     break 'out Some(r);
                 }
                 self.stack[top].slot = Slot::None;

@@ -174,7 +174,7 @@ impl Index {
 
 /// The kernel's symbol table is a hash table of 9973 buckets (FNV-1a of the name); each bucket
 /// lists its symbols newest first. `y`, `m` and `n` are not in it.
-pub(crate) fn table_order(m: &Model) -> Vec<SymbolId> {
+fn table_order(m: &Model) -> Vec<SymbolId> {
     const BUCKETS: u32 = 9973;
     let mut keyed: Vec<(u32, std::cmp::Reverse<u32>)> = m
         .symbols

@@ -146,10 +146,11 @@ pub enum LoadError {
 
 impl LoadError {
     fn from_parse(e: parser::ParseError) -> LoadError {
-        if e.is_interrupted() {
-            return LoadError::Interrupted;
+        match e {
+            parser::ParseError::Interrupted => LoadError::Interrupted,
+            parser::ParseError::RecursiveDependency(e) => LoadError::RecursiveDependency(e),
+            e => LoadError::Parse { source: e },
         }
-        LoadError::Parse { source: e }
     }
 
     /// Whether loading stopped because the interrupt flag was set.
@@ -248,7 +249,6 @@ impl Kconfig {
             .cloned()
             .unwrap_or_else(|| crate::srcarch(&arch));
         let mut parsed = parse_tree(opts, &env)?;
-        depcheck::check(&parsed.model)?;
         let index = parsed
             .index
             .take()

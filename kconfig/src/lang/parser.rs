@@ -67,6 +67,10 @@ pub enum ParseError {
         /// The file included again.
         included: String,
     },
+    /// The tree has recursive dependencies; the message is what the kernel's `conf` prints
+    /// (every cycle, with file:line).
+    #[error(transparent)]
+    RecursiveDependency(#[from] super::depcheck::RecursiveDependencyError),
     /// The interrupt flag was raised.
     #[error("interrupted")]
     Interrupted,
@@ -143,7 +147,20 @@ pub struct Parsed {
     pub(crate) index: Option<super::eval::Index>,
 }
 
-/// Parses and finalizes the tree at `input.srctree` starting from `input.top`.
+/// The kernel's check for recursive dependencies after finalizing (as `conf_parse` does), on
+/// the evaluator's index of the model, which is kept in `parsed`.
+fn checked(mut parsed: Parsed) -> Result<Parsed, ParseError> {
+    let index = parsed
+        .index
+        .take()
+        .unwrap_or_else(|| super::eval::Index::build(&parsed.model));
+    super::depcheck::check_indexed(&parsed.model, &index)?;
+    parsed.index = Some(index);
+    Ok(parsed)
+}
+
+/// Parses and finalizes the tree at `input.srctree` starting from `input.top`, then checks it
+/// for recursive dependencies (a tree `conf` refuses is refused).
 pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
     let res = with_big_stack(|| {
         let files = Files::Disk(input.srctree.to_path_buf());
@@ -205,9 +222,12 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                     p.probes = probes;
                     p
                 });
-                let mut parsed = res?;
-                if let Some(dir) = tree_cache {
-                    let index = super::eval::Index::build(&parsed.model);
+                let parsed = checked(res?)?;
+                if let Some(dir) = tree_cache
+                    && let Some(index) = &parsed.index
+                {
+                    // Only a tree that passed the check is stored: a tree taken from the
+                    // cache needs no check.
                     super::model_cache::store(
                         dir,
                         input.srctree,
@@ -215,9 +235,8 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                         input.env,
                         workdir,
                         &parsed,
-                        &index,
+                        index,
                     );
-                    parsed.index = Some(index);
                 }
                 Ok(parsed)
             }
@@ -228,7 +247,8 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                 Box::new(Forbid),
                 input.interrupt,
                 true,
-            ),
+            )
+            .and_then(checked),
         }
     });
     match res {
