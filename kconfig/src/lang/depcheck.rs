@@ -123,32 +123,31 @@ impl fmt::Display for Cycle {
     }
 }
 
-/// Checks the finalized `model` for recursive dependencies as `conf` does after parsing.
+/// Checks the finalized `model` for recursive dependencies as `conf` does after parsing
+/// ([`parser::parse`](super::parser::parse) and [`Kconfig::load`](super::Kconfig::load) run
+/// it already).
 pub fn check(model: &Model) -> Result<(), RecursiveDependencyError> {
-    check_indexed(model, &Index::build(model))
+    // Deep dependency chains and long `select` lists recurse deeply.
+    super::ops::with_big_stack(|| check_indexed(model, &Index::build(model)))
 }
 
 /// [`check`] with the evaluator's index of `model` (its flattened expressions and symbol
-/// table order).
+/// table order), on the caller's thread: it needs a large stack.
 pub(crate) fn check_indexed(model: &Model, index: &Index) -> Result<(), RecursiveDependencyError> {
-    // Deep dependency chains and long `select` lists recurse deeply.
-    let cycles = super::ops::with_big_stack(|| {
-        let mut c = Checker {
-            m: model,
-            ix: index,
-            flags: vec![0; model.symbols.len()],
-            stack: Vec::new(),
-            cycles: Vec::new(),
-        };
-        for &s in &index.table_order {
-            c.check_deps(s);
-        }
-        c.cycles
-    });
-    if cycles.is_empty() {
+    let mut c = Checker {
+        m: model,
+        ix: index,
+        flags: vec![0; model.symbols.len()],
+        stack: Vec::new(),
+        cycles: Vec::new(),
+    };
+    for &s in &index.table_order {
+        c.check_deps(s);
+    }
+    if c.cycles.is_empty() {
         Ok(())
     } else {
-        Err(RecursiveDependencyError { cycles })
+        Err(RecursiveDependencyError { cycles: c.cycles })
     }
 }
 

@@ -148,7 +148,8 @@ pub struct Parsed {
 }
 
 /// The kernel's check for recursive dependencies after finalizing (as `conf_parse` does), on
-/// the evaluator's index of the model, which is kept in `parsed`.
+/// the evaluator's index of the model, which is kept in `parsed`. Runs on the parser's
+/// big-stack thread.
 fn checked(mut parsed: Parsed) -> Result<Parsed, ParseError> {
     let index = parsed
         .index
@@ -276,8 +277,9 @@ fn with_big_stack<T: Send>(
     })
 }
 
-/// Parses and finalizes Kconfig text held in memory, named `name` in messages. `source` of any
-/// other file is an error and `$(shell,…)` is never run (it is an error).
+/// Parses and finalizes Kconfig text held in memory, named `name` in messages, and checks it
+/// for recursive dependencies. `source` of any other file is an error and `$(shell,…)` is
+/// never run (it is an error).
 pub fn parse_str(
     name: &str,
     text: &str,
@@ -297,7 +299,9 @@ pub fn parse_files(
         .iter()
         .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec()))
         .collect();
-    with_big_stack(|| run(Files::Memory(map), top, env, Box::new(Forbid), None, true))
+    with_big_stack(|| {
+        run(Files::Memory(map), top, env, Box::new(Forbid), None, true).and_then(checked)
+    })
 }
 
 struct Forbid;
