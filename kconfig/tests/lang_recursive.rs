@@ -174,6 +174,36 @@ fn choice_default_condition_names_a_member_dependent() {
 }
 
 #[test]
+fn condition_on_m_reaches_the_modules_symbol() {
+    // `m` in a condition is `m && MODULES` for conf: A depends on MODULES, which depends on A.
+    check_cycle(&[(
+        "Kconfig",
+        "config MODULES\n\tbool \"modules\"\n\tmodules\n\tdepends on A\n\n\
+         config A\n\ttristate \"a\"\n\tdefault y\n\tdepends on m || B\n\n\
+         config B\n\tbool \"b\"\n",
+    )]);
+}
+
+#[test]
+fn optional_choice_member_default_names_the_choice_dependency() {
+    check_cycle(&[(
+        "Kconfig",
+        "choice\n\tprompt \"pick\"\n\toptional\n\tdepends on X\n\n\
+         config P\n\tbool \"p\"\n\nconfig Q\n\tbool \"q\"\n\nendchoice\n\n\
+         config X\n\tbool \"x\"\n\tdefault P\n",
+    )]);
+}
+
+#[test]
+fn visible_if_of_the_enclosing_menu_names_the_symbol() {
+    // conf adds a menu's `visible if` to the prompts inside it.
+    check_cycle(&[(
+        "Kconfig",
+        "menu \"m\"\n\tvisible if B\n\nconfig B\n\tbool \"b\"\n\tdefault y\n\nendmenu\n",
+    )]);
+}
+
+#[test]
 fn cycle_across_sourced_files_and_definitions() {
     check_cycle(&[
         (
@@ -226,6 +256,14 @@ fn lookalikes_load_and_resolve_as_conf_does() {
          config Q\n\tbool \"q\"\n\nendchoice\n\n\
          config X\n\tbool \"x\"\n\tdepends on Y\n\n\
          config Y\n\tbool \"y\"\n\tdefault y\n",
+    )]);
+    check_all(&t, &[]);
+    // A menu shown only when a symbol outside it is set, which depends on a symbol inside
+    // it without a prompt (`visible if` conditions prompts only).
+    let t = tree(&[(
+        "Kconfig",
+        "menu \"m\"\n\tvisible if B\n\nconfig C\n\tbool\n\tdefault y\n\nendmenu\n\n\
+         config B\n\tbool \"b\"\n\tdepends on C\n",
     )]);
     check_all(&t, &[]);
     // A default naming a symbol that depends on a third one.
