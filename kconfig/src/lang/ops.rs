@@ -331,13 +331,13 @@ pub(crate) fn defconfig_file(loaded: &Loaded, target: &Target) -> Option<PathBuf
     }
 }
 
-/// Opens `name` as `conf`'s `zconf_fopen` does: as given (relative to the current directory,
-/// or `dir`), else relative to the source tree. `Ok(None)` when neither exists.
-fn read_conf_file(
+/// Where `conf`'s `zconf_fopen` looks for `name`: as given (relative to the current
+/// directory, or to `dir`), then relative to the source tree.
+fn conf_candidates(
     loaded: &Loaded,
     dir: Option<&std::path::Path>,
     name: &std::path::Path,
-) -> Result<Option<Vec<u8>>, ResolveError> {
+) -> Vec<PathBuf> {
     let first = match dir {
         Some(d) => d.join(name),
         None => name.to_path_buf(),
@@ -346,11 +346,21 @@ fn read_conf_file(
     if !name.is_absolute() {
         candidates.push(loaded.srctree.join(name));
     }
+    candidates
+}
+
+/// The first of `candidates` that exists; `Ok(None)` when none does.
+fn read_first(candidates: &[PathBuf]) -> Result<Option<Vec<u8>>, ResolveError> {
     for full in candidates {
-        match std::fs::read(&full) {
+        match std::fs::read(full) {
             Ok(text) => return Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(ResolveError::Read { path: full, source }),
+            Err(source) => {
+                return Err(ResolveError::Read {
+                    path: full.clone(),
+                    source,
+                });
+            }
         }
     }
     Ok(None)
@@ -375,7 +385,7 @@ fn read_allconfig(
         }
     };
     match allconfig {
-        AllConfig::File(path) => match read_conf_file(loaded, None, path)? {
+        AllConfig::File(path) => match read_first(&conf_candidates(loaded, None, path))? {
             Some(text) => Ok((text, path.display().to_string())),
             None => Err(ResolveError::Read {
                 path: path.clone(),
@@ -384,7 +394,8 @@ fn read_allconfig(
         },
         AllConfig::Search { build_dir } => {
             for name in [specific, "all.config"] {
-                if let Some(text) = read_conf_file(loaded, Some(build_dir), name.as_ref())? {
+                let candidates = conf_candidates(loaded, Some(build_dir), name.as_ref());
+                if let Some(text) = read_first(&candidates)? {
                     return Ok((text, name.to_owned()));
                 }
             }
@@ -416,29 +427,13 @@ pub(crate) fn new_config(
     };
     let mut input = None;
     if let Some(name) = defconfig_file(loaded, target) {
-        // conf opens the name as given (a file of the user), then relative to the source tree.
+        // conf opens the name as given (a file of the user), then relative to the source tree;
+        // make names an arch defconfig by its path in the source tree.
         let candidates = match target {
-            Target::DefconfigFile(_) if name.is_absolute() => vec![name.clone()],
-            Target::DefconfigFile(_) => vec![name.clone(), loaded.srctree.join(&name)],
+            Target::DefconfigFile(_) => conf_candidates(loaded, None, &name),
             _ => vec![loaded.srctree.join(&name)],
         };
-        let mut found = None;
-        for full in &candidates {
-            match std::fs::read(full) {
-                Ok(text) => {
-                    found = Some(text);
-                    break;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(ResolveError::Read {
-                        path: full.clone(),
-                        source,
-                    });
-                }
-            }
-        }
-        let Some(text) = found else {
+        let Some(text) = read_first(&candidates)? else {
             if let Some(resolved) = merge_target_config(loaded, target)? {
                 return Ok(resolved);
             }
