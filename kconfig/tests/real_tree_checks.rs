@@ -9,8 +9,9 @@
 //! - every architecture of the conformance run loads (loading runs the recursive-dependency
 //!   check; `conf` accepts every one of these trees, so kforge must find no cycle), and the
 //!   public check finds none either (its time, with building the index, is printed);
-//! - `make KCONFIG_ALLCONFIG=… allnoconfig` (a file, and `1` with `all.config` in the build
-//!   directory) on x86_64 equals kforge's result byte for byte.
+//! - `make KCONFIG_ALLCONFIG=FILE all{no,yes,mod,def}config`, and `KCONFIG_ALLCONFIG=1
+//!   allnoconfig` with `all.config` in the build directory, on x86_64 equal kforge's results
+//!   byte for byte.
 //!
 //! The tree named by KFORGE_LINUX_SRC is never modified (every make uses O=).
 
@@ -79,7 +80,7 @@ CONFIG_NO_SUCH_SYMBOL=y
 
 #[test]
 #[ignore = "needs a Linux 6.1 tree in KFORGE_LINUX_SRC; run scripts/e2e"]
-fn allconfig_x86_64_allnoconfig_matches_make() {
+fn allconfig_x86_64_matches_make() {
     let src = linux_src();
     let work = tempfile::Builder::new()
         .prefix("kconfig-allconfig-")
@@ -89,27 +90,34 @@ fn allconfig_x86_64_allnoconfig_matches_make() {
     std::fs::write(&frag, FRAGMENT).expect("write fragment");
     let k = load(&src, "x86_64");
 
-    // KCONFIG_ALLCONFIG=FILE
-    let out = work.path().join("file");
-    std::fs::create_dir_all(&out).expect("mkdir");
+    // KCONFIG_ALLCONFIG=FILE, for every all*config target.
     let var = format!("KCONFIG_ALLCONFIG={}", frag.display());
-    make(&src, &out, "x86_64", &[&var, "allnoconfig"]);
-    let expected = std::fs::read_to_string(out.join(".config")).expect("make wrote .config");
-    let ours = k
-        .new_config_with(
-            &Target::AllNo,
-            &NewConfigOptions::default().allconfig(AllConfig::File(frag.clone())),
-        )
-        .unwrap_or_else(|e| panic!("kforge failed: {}", common::chain(&e)));
-    common::compare::assert_same(
-        "allnoconfig KCONFIG_ALLCONFIG=FILE",
-        &expected,
-        ours.config_str(),
-    );
-    assert!(
-        expected.contains("CONFIG_VIRTIO_BLK=m"),
-        "the fragment was not applied"
-    );
+    for (name, target) in [
+        ("allnoconfig", Target::AllNo),
+        ("allyesconfig", Target::AllYes),
+        ("allmodconfig", Target::AllMod),
+        ("alldefconfig", Target::AllDef),
+    ] {
+        let out = work.path().join(name);
+        std::fs::create_dir_all(&out).expect("mkdir");
+        make(&src, &out, "x86_64", &[&var, name]);
+        let expected = std::fs::read_to_string(out.join(".config")).expect("make wrote .config");
+        let ours = k
+            .new_config_with(
+                &target,
+                &NewConfigOptions::default().allconfig(AllConfig::File(frag.clone())),
+            )
+            .unwrap_or_else(|e| panic!("{name}: kforge failed: {}", common::chain(&e)));
+        common::compare::assert_same(
+            &format!("{name} KCONFIG_ALLCONFIG=FILE"),
+            &expected,
+            ours.config_str(),
+        );
+        assert!(
+            expected.contains("CONFIG_LOCALVERSION=\"-frag\""),
+            "{name}: the fragment was not applied"
+        );
+    }
 
     // KCONFIG_ALLCONFIG=1 with all.config in the build directory (conf runs there).
     let out = work.path().join("search");
