@@ -271,7 +271,10 @@ impl Kconfig {
     }
 
     /// A Kconfig from a model that was already parsed and finalized. `srctree` is where
-    /// named defconfigs are looked up (`arch/$(SRCARCH)/configs/`).
+    /// named defconfigs are looked up (`arch/$(SRCARCH)/configs/`). The model is taken as
+    /// it is: [`parser::parse`] refuses recursive dependencies, a model built otherwise can be
+    /// checked with [`depcheck::check`] (the evaluator terminates on a cycle, but the kernel
+    /// gives no configuration to compare with).
     pub fn from_model(model: Model, srctree: impl AsRef<Path>, arch: &str) -> Kconfig {
         Kconfig::from_parts(
             model,
