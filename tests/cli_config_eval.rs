@@ -313,6 +313,103 @@ fn new_makes_every_target_like_conf() {
 }
 
 #[test]
+fn new_keeps_an_allconfig_like_conf() {
+    let s = setup();
+    // A fragment in the work directory, given by a relative path (conf: KCONFIG_ALLCONFIG=FILE).
+    let fragment = "CONFIG_E1000=y\nCONFIG_NR_CPUS=16\n# CONFIG_MODULES is not set\n";
+    std::fs::write(s.work.path().join("keep.config"), fragment).expect("write");
+    let path = s.work.path().join("keep.config").display().to_string();
+    let env = make_env(&s.tree);
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("KCONFIG_ALLCONFIG", &path));
+    for (target, op) in [("allnoconfig", Op::AllNo), ("allyesconfig", Op::AllYes)] {
+        let expected = oracle::run(s.tree.path(), "Kconfig", &op, None, &env);
+        let plain = conf(&s.tree, &op, None);
+        assert_ne!(
+            expected.config(),
+            plain.config(),
+            "the fragment changes nothing"
+        );
+        let out = format!("{target}.config");
+        ok(&s.config(
+            false,
+            "new",
+            &[
+                "--no-probe-cache",
+                target,
+                "--allconfig",
+                "keep.config",
+                "-o",
+                &out,
+            ],
+        ));
+        assert_same(target, expected.config(), &read(&s.work.path().join(&out)));
+    }
+
+    // `1`: allmod.config, else all.config, from the current directory.
+    std::fs::write(s.work.path().join("all.config"), fragment).expect("write");
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|&(k, v)| {
+            if k == "KCONFIG_ALLCONFIG" {
+                (k, "1")
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let expected = oracle::run_with_files(
+        s.tree.path(),
+        "Kconfig",
+        &Op::AllMod,
+        None,
+        &env,
+        &[("all.config", fragment)],
+    );
+    ok(&s.config(
+        false,
+        "new",
+        &[
+            "--no-probe-cache",
+            "allmodconfig",
+            "--allconfig",
+            "1",
+            "-o",
+            "mod.config",
+        ],
+    ));
+    assert_same(
+        "allmodconfig --allconfig 1",
+        expected.config(),
+        &read(&s.work.path().join("mod.config")),
+    );
+
+    // A defconfig takes no allconfig; a missing file is named.
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = s.config(
+        false,
+        "new",
+        &["defconfig", "--allconfig", "keep.config", "-o", "x.config"],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("allnoconfig"), "{}", stderr(&o));
+    let o = s.config(
+        false,
+        "new",
+        &[
+            "allnoconfig",
+            "--allconfig",
+            "nope.config",
+            "-o",
+            "x.config",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nope.config"), "{}", stderr(&o));
+    assert!(!s.work.path().join("x.config").exists());
+}
+
+#[test]
 fn savedefconfig_is_conf_s_minimal_config() {
     let s = setup();
     let input =
@@ -366,5 +463,25 @@ fn errors_say_what_and_where_and_write_nothing() {
     let o = s.config(false, "new", &["allnoconfig", "-o", "out.config"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("arch/x86/Kconfig:3"), "{}", stderr(&o));
+    assert!(!s.work.path().join("out.config").exists());
+
+    // A recursive dependency: conf's explanation, line for line, and nothing written.
+    s.tree.write(
+        "arch/x86/Kconfig",
+        "config X86_64\n\tdef_bool y\n\tdepends on LOOP\n\nconfig LOOP\n\tbool \"loop\"\n\tdefault X86_64\n",
+    );
+    let env = make_env(&s.tree);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = oracle::run(s.tree.path(), "Kconfig", &Op::AllNo, None, &env);
+    assert!(!run.success, "conf accepted the loop");
+    let o = s.config(false, "new", &["allnoconfig", "-o", "out.config"]);
+    assert!(!o.status.success());
+    for line in run.stderr.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            stderr(&o).contains(line),
+            "kforge's error lacks conf's line {line:?}:\n{}",
+            stderr(&o)
+        );
+    }
     assert!(!s.work.path().join("out.config").exists());
 }

@@ -50,7 +50,7 @@
 //! `arch` set computes the Makefile's environment and runs its `$(shell,…)` probes):
 //!
 //! ```
-//! use kforge_kconfig::{DiagnosticKind, Kconfig, LoadOptions, Target};
+//! use kforge_kconfig::{AllConfig, DiagnosticKind, Kconfig, LoadOptions, NewConfigOptions, Target};
 //!
 //! let src = tempfile::tempdir()?;
 //! std::fs::write(
@@ -80,6 +80,23 @@
 //! assert!(matches!(&unknown.kind, DiagnosticKind::UnknownSymbol { name } if name == "GONE"));
 //! assert_eq!(unknown.line, 4);
 //! assert_eq!(resolved.to_savedefconfig_string(), "CONFIG_MODULES=y\nCONFIG_WIFI=y\n");
+//!
+//! // make KCONFIG_ALLCONFIG=keep.config allnoconfig: the file's values stay.
+//! let keep = src.path().join("keep.config");
+//! std::fs::write(&keep, "CONFIG_WIFI=y\n")?;
+//! let with_keep = NewConfigOptions::default().allconfig(AllConfig::File(keep));
+//! let small = kconfig.new_config_with(&Target::AllNo, &with_keep)?;
+//! assert_eq!(small.value("NET").map(|v| v.value), Some("y".to_string()));
+//!
+//! // A tree with a recursive dependency is refused, with the kernel's explanation.
+//! std::fs::write(
+//!     src.path().join("Kconfig"),
+//!     "config A\n\tbool \"a\"\n\tdepends on B\n\nconfig B\n\tbool \"b\"\n\tdepends on A\n",
+//! )?;
+//! let err = Kconfig::load(&opts).unwrap_err();
+//! assert!(matches!(err, kforge_kconfig::LoadError::RecursiveDependency(_)));
+//! assert!(err.to_string().contains(":error: recursive dependency detected!\n"));
+//! assert!(err.to_string().contains("Kconfig:1:\tsymbol A depends on B\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
@@ -106,8 +123,9 @@ pub use diff::{Changed, ConfigDiff, diff};
 pub use fragment::{Assignment, Fragment, Source};
 pub use kconfig_index::{IndexError, KconfigIndex, SymbolDefinition};
 pub use lang::{
-    Diagnostic, DiagnosticKind, EnvError, Kconfig, LoadError, LoadOptions, MakeEnv, ResolveError,
-    Resolved, SymbolValue, Target, TargetParseError, Toolchain,
+    AllConfig, Diagnostic, DiagnosticKind, EnvError, Kconfig, LoadError, LoadOptions, MakeEnv,
+    NewConfigOptions, RecursiveDependencyError, ResolveError, Resolved, SymbolValue, Target,
+    TargetParseError, Toolchain,
 };
 pub use merge::{MergeOptions, MergeReport, Merged, Override, Requested, merge, merge_with};
 pub use running::{Attempt, RunningConfig, RunningError, RunningLocator, RunningSource};

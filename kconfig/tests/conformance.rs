@@ -28,37 +28,8 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use common::make;
+use common::{ARCHES, linux_src, make};
 use kforge_kconfig::lang::{Kconfig, LoadOptions, Target, Toolchain};
-
-const ARCHES: &[&str] = &[
-    "x86_64",
-    "i386",
-    "arm64",
-    "arm",
-    "riscv",
-    "powerpc",
-    "s390",
-    "mips",
-    "loongarch",
-    "sparc",
-];
-
-fn linux_src() -> PathBuf {
-    let Some(src) = std::env::var_os("KFORGE_LINUX_SRC") else {
-        panic!(
-            "KFORGE_LINUX_SRC is not set: run scripts/e2e, or point it at an extracted Linux 6.1 \
-             tree (/usr/src/linux-source-6.1.tar.xz from `apt-get install linux-source-6.1`)"
-        );
-    };
-    let src = PathBuf::from(src);
-    assert!(
-        src.join("Makefile").is_file(),
-        "KFORGE_LINUX_SRC={} has no Makefile",
-        src.display()
-    );
-    src
-}
 
 /// One conformance case: what make produced and what kforge produced.
 struct Outcome {

@@ -7,28 +7,15 @@
 //! The tree named by KFORGE_LINUX_SRC is never modified: builds use O= directories in a temp
 //! dir. (The stray-.config test of the source tree's O= check is kbuild's: kbuild/tests/real_kernel.rs.)
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::linux_src;
 use kforge_kconfig::{
     BuildDir, Config, Fragment, KconfigIndex, LossReason, Mode, merge, verify_with_base,
 };
-
-fn linux_src() -> PathBuf {
-    let Some(src) = std::env::var_os("KFORGE_LINUX_SRC") else {
-        panic!(
-            "KFORGE_LINUX_SRC is not set: run scripts/e2e, or point it at an extracted Linux tree \
-             (e.g. /usr/src/linux-source-6.1.tar.xz from `apt-get install linux-source-6.1`)"
-        );
-    };
-    let src = PathBuf::from(src);
-    assert!(
-        src.join("Makefile").is_file(),
-        "KFORGE_LINUX_SRC={} has no Makefile",
-        src.display()
-    );
-    src
-}
 
 fn make(src: &Path, args: &[&str]) -> Output {
     Command::new("make")

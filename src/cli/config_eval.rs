@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use kforge::kconfig::lang::MacroMessageKind;
 use kforge::kconfig::lang::probe::ProbeSource;
-use kforge::kconfig::lang::{Kconfig, LoadOptions, Resolved, Target};
+use kforge::kconfig::lang::{AllConfig, Kconfig, LoadOptions, NewConfigOptions, Resolved, Target};
 
 use super::Output;
 
@@ -56,6 +56,12 @@ pub struct NewArgs {
     /// Where to write the new .config (atomically).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+    /// Values to keep, as make's KCONFIG_ALLCONFIG (allnoconfig, allyesconfig, allmodconfig and
+    /// alldefconfig only): a .config fragment, read from the current directory or else from
+    /// the kernel tree; `1` looks for all{no,yes,mod,def}.config, then all.config, in the
+    /// current directory and then in the kernel tree.
+    #[arg(long, value_name = "FILE")]
+    allconfig: Option<String>,
 }
 
 /// `kforge config savedefconfig`.
@@ -99,15 +105,24 @@ pub fn new_cmd(args: NewArgs, out: &Output) -> anyhow::Result<ExitCode> {
             args.target
         )
     })?;
+    let mut opts = NewConfigOptions::default();
+    if let Some(value) = &args.allconfig {
+        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        opts = opts.allconfig(AllConfig::from_env_value(value, here));
+    }
     let run = Run::load(&args.kernel)?;
     let resolved = run
         .kconfig
-        .new_config(&target)
+        .new_config_with(&target, &opts)
         .with_context(|| format!("making {target}"))?;
     let text = resolved.to_config_string();
+    let input = match &opts.allconfig {
+        Some(AllConfig::File(path)) => Some(path.as_path()),
+        _ => None,
+    };
     let code = run.finish(
         &target.to_string(),
-        None,
+        input,
         &resolved,
         &text,
         &args.output,

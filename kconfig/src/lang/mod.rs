@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod confdata;
+pub mod depcheck;
 mod env;
 mod eval;
 pub mod explain;
@@ -27,8 +28,9 @@ use std::sync::atomic::AtomicBool;
 
 pub use ast::{Model, SymbolId, SymbolType, Tristate};
 pub use confdata::{Diagnostic, DiagnosticKind};
+pub use depcheck::{Cycle, CycleLink, CycleStep, RecursiveDependencyError};
 pub use env::{EnvError, MakeEnv, Toolchain, kbuild_defconfig};
-pub use ops::{Resolved, SymbolValue, Target, TargetParseError};
+pub use ops::{AllConfig, NewConfigOptions, Resolved, SymbolValue, Target, TargetParseError};
 pub use preprocess::{MacroMessage, MacroMessageKind};
 
 /// How to load a Kconfig tree.
@@ -139,6 +141,10 @@ pub enum LoadError {
         #[source]
         source: parser::ParseError,
     },
+    /// The tree has recursive dependencies: the kernel's `conf` refuses it and prints the
+    /// same text as this error's message (every cycle, with file:line).
+    #[error(transparent)]
+    RecursiveDependency(#[from] RecursiveDependencyError),
     /// The interrupt flag was set.
     #[error("interrupted")]
     Interrupted,
@@ -146,10 +152,11 @@ pub enum LoadError {
 
 impl LoadError {
     fn from_parse(e: parser::ParseError) -> LoadError {
-        if e.is_interrupted() {
-            return LoadError::Interrupted;
+        match e {
+            parser::ParseError::Interrupted => LoadError::Interrupted,
+            parser::ParseError::RecursiveDependency(e) => LoadError::RecursiveDependency(e),
+            e => LoadError::Parse { source: e },
         }
-        LoadError::Parse { source: e }
     }
 
     /// Whether loading stopped because the interrupt flag was set.
@@ -180,6 +187,30 @@ pub enum ResolveError {
         path: PathBuf,
         /// The `SRCARCH` searched.
         srcarch: String,
+    },
+    /// [`AllConfig::Search`] found none of the files (make would say: KCONFIG_ALLCONFIG set,
+    /// but no file found).
+    #[error(
+        "KCONFIG_ALLCONFIG set, but no \"{name}\" or \"all.config\" file found in {} or {}: create one of them, or name the file to use",
+        build_dir.display(),
+        srctree.display()
+    )]
+    NoAllConfig {
+        /// The file for the target (`allno.config`, …).
+        name: String,
+        /// The build directory searched first.
+        build_dir: PathBuf,
+        /// The source tree searched next.
+        srctree: PathBuf,
+    },
+    /// An allconfig file was given for a target other than `allnoconfig`, `allyesconfig`,
+    /// `allmodconfig` and `alldefconfig`.
+    #[error(
+        "an allconfig file (KCONFIG_ALLCONFIG) applies to allnoconfig, allyesconfig, allmodconfig and alldefconfig, not to {target}"
+    )]
+    AllConfigTarget {
+        /// The target asked for.
+        target: String,
     },
 }
 
@@ -246,7 +277,10 @@ impl Kconfig {
     }
 
     /// A Kconfig from a model that was already parsed and finalized. `srctree` is where
-    /// named defconfigs are looked up (`arch/$(SRCARCH)/configs/`).
+    /// named defconfigs are looked up (`arch/$(SRCARCH)/configs/`). The model is taken as
+    /// it is: [`parser::parse`] refuses recursive dependencies, a model built otherwise can be
+    /// checked with [`depcheck::check`] (the evaluator terminates on a cycle, but the kernel
+    /// gives no configuration to compare with).
     pub fn from_model(model: Model, srctree: impl AsRef<Path>, arch: &str) -> Kconfig {
         Kconfig::from_parts(
             model,
@@ -358,7 +392,19 @@ impl Kconfig {
     /// A new configuration like `make allnoconfig`, `allyesconfig`, `allmodconfig`,
     /// `alldefconfig`, `defconfig` or `make NAME_defconfig`.
     pub fn new_config(&self, target: &Target) -> Result<Resolved, ResolveError> {
-        ops::new_config(&self.inner, target)
+        ops::new_config(&self.inner, target, &NewConfigOptions::default())
+    }
+
+    /// [`Kconfig::new_config`] with options: `KCONFIG_ALLCONFIG` values kept by an
+    /// `allnoconfig`, `allyesconfig`, `allmodconfig` or `alldefconfig`, as in `make
+    /// KCONFIG_ALLCONFIG=FILE allnoconfig`. The file's warnings are in
+    /// [`Resolved::diagnostics`].
+    pub fn new_config_with(
+        &self,
+        target: &Target,
+        opts: &NewConfigOptions,
+    ) -> Result<Resolved, ResolveError> {
+        ops::new_config(&self.inner, target, opts)
     }
 
     /// The file `make defconfig` (or `make NAME_defconfig`) reads for a defconfig target, as

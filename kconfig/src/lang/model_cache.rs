@@ -29,7 +29,7 @@ use super::preprocess::MacroMessage;
 use super::probe::{ProbeRecord, ProbeSource};
 
 /// Bumped when the stored layout or the meaning of the model changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// Something a parse depended on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

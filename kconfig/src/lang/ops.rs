@@ -33,6 +33,57 @@ pub enum Target {
     DefconfigFile(PathBuf),
 }
 
+/// How [`Kconfig::new_config_with`](super::Kconfig::new_config_with) computes a new
+/// configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewConfigOptions {
+    /// Values to keep in an `allnoconfig`, `allyesconfig`, `allmodconfig` or `alldefconfig`
+    /// (the kernel's `KCONFIG_ALLCONFIG`); `None` starts from nothing.
+    pub allconfig: Option<AllConfig>,
+}
+
+impl NewConfigOptions {
+    /// Sets [`NewConfigOptions::allconfig`].
+    pub fn allconfig(mut self, allconfig: AllConfig) -> NewConfigOptions {
+        self.allconfig = Some(allconfig);
+        self
+    }
+}
+
+/// Where the values of `KCONFIG_ALLCONFIG` come from. `conf` reads the file as it reads a
+/// `.config` (same warnings), keeps its values as the user's, and answers only the other
+/// questions with `n`, `y`, `m` or the default; symbols whose dependencies are not met still
+/// end up at their computed value, as in `make`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllConfig {
+    /// `KCONFIG_ALLCONFIG=FILE`: this file. A relative path is opened from the current
+    /// directory, else from the source tree, as `conf` does.
+    File(PathBuf),
+    /// `KCONFIG_ALLCONFIG=1` (or set but empty): `allno.config`, `allyes.config`,
+    /// `allmod.config` or `alldef.config` for the target, else `all.config`; each is looked
+    /// up in `build_dir` (the directory `conf` runs in: make's `O=` directory, or the source
+    /// tree without `O=`), then in the source tree.
+    Search {
+        /// The build directory.
+        build_dir: PathBuf,
+    },
+}
+
+impl AllConfig {
+    /// The meaning `conf` gives to the value of `KCONFIG_ALLCONFIG`: `1` or empty searches
+    /// `build_dir` and the source tree, anything else is a file.
+    pub fn from_env_value(value: &str, build_dir: impl AsRef<std::path::Path>) -> AllConfig {
+        match value {
+            "" | "1" => AllConfig::Search {
+                build_dir: build_dir.as_ref().to_path_buf(),
+            },
+            file => AllConfig::File(PathBuf::from(file)),
+        }
+    }
+}
+
 /// A target name that is neither a known target, a `*_defconfig` name nor a file path.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
@@ -175,7 +226,7 @@ impl Resolved {
 
 /// Runs `f` on a thread with a large stack: evaluation recurses along dependency chains. If no
 /// thread can be started, runs it on the caller's thread.
-fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     let slot = std::sync::Mutex::new(Some(f));
     let take = || slot.lock().ok().and_then(|mut g| g.take());
     let spawned = std::thread::scope(|scope| {
@@ -280,7 +331,88 @@ pub(crate) fn defconfig_file(loaded: &Loaded, target: &Target) -> Option<PathBuf
     }
 }
 
-pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolved, ResolveError> {
+/// Where `conf`'s `zconf_fopen` looks for `name`: as given (relative to the current
+/// directory, or to `dir`), then relative to the source tree.
+fn conf_candidates(
+    loaded: &Loaded,
+    dir: Option<&std::path::Path>,
+    name: &std::path::Path,
+) -> Vec<PathBuf> {
+    let first = match dir {
+        Some(d) => d.join(name),
+        None => name.to_path_buf(),
+    };
+    let mut candidates = vec![first];
+    if !name.is_absolute() {
+        candidates.push(loaded.srctree.join(name));
+    }
+    candidates
+}
+
+/// The first of `candidates` that exists; `Ok(None)` when none does.
+fn read_first(candidates: &[PathBuf]) -> Result<Option<Vec<u8>>, ResolveError> {
+    for full in candidates {
+        match std::fs::read(full) {
+            Ok(text) => return Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(ResolveError::Read {
+                    path: full.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The values of `KCONFIG_ALLCONFIG` for an all*config `target`, with the file name `conf`
+/// gives in its warnings.
+fn read_allconfig(
+    loaded: &Loaded,
+    target: &Target,
+    allconfig: &AllConfig,
+) -> Result<(Vec<u8>, String), ResolveError> {
+    let specific = match target {
+        Target::AllNo => "allno.config",
+        Target::AllYes => "allyes.config",
+        Target::AllMod => "allmod.config",
+        Target::AllDef => "alldef.config",
+        _ => {
+            return Err(ResolveError::AllConfigTarget {
+                target: target.to_string(),
+            });
+        }
+    };
+    match allconfig {
+        AllConfig::File(path) => match read_first(&conf_candidates(loaded, None, path))? {
+            Some(text) => Ok((text, path.display().to_string())),
+            None => Err(ResolveError::Read {
+                path: path.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }),
+        },
+        AllConfig::Search { build_dir } => {
+            for name in [specific, "all.config"] {
+                let candidates = conf_candidates(loaded, Some(build_dir), name.as_ref());
+                if let Some(text) = read_first(&candidates)? {
+                    return Ok((text, name.to_owned()));
+                }
+            }
+            Err(ResolveError::NoAllConfig {
+                name: specific.to_owned(),
+                build_dir: build_dir.clone(),
+                srctree: loaded.srctree.clone(),
+            })
+        }
+    }
+}
+
+pub(crate) fn new_config(
+    loaded: &Arc<Loaded>,
+    target: &Target,
+    opts: &NewConfigOptions,
+) -> Result<Resolved, ResolveError> {
     let mode = match target {
         Target::AllNo => Mode::No,
         Target::AllYes => Mode::Yes,
@@ -288,31 +420,20 @@ pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolv
         Target::AllDef => Mode::Default,
         _ => Mode::Default,
     };
+    // conf reads KCONFIG_ALLCONFIG with conf_read_simple: user values only, nothing computed.
+    let allconfig = match &opts.allconfig {
+        Some(a) => Some(read_allconfig(loaded, target, a)?),
+        None => None,
+    };
     let mut input = None;
     if let Some(name) = defconfig_file(loaded, target) {
-        // conf opens the name as given (a file of the user), then relative to the source tree.
+        // conf opens the name as given (a file of the user), then relative to the source tree;
+        // make names an arch defconfig by its path in the source tree.
         let candidates = match target {
-            Target::DefconfigFile(_) if name.is_absolute() => vec![name.clone()],
-            Target::DefconfigFile(_) => vec![name.clone(), loaded.srctree.join(&name)],
+            Target::DefconfigFile(_) => conf_candidates(loaded, None, &name),
             _ => vec![loaded.srctree.join(&name)],
         };
-        let mut found = None;
-        for full in &candidates {
-            match std::fs::read(full) {
-                Ok(text) => {
-                    found = Some(text);
-                    break;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(ResolveError::Read {
-                        path: full.clone(),
-                        source,
-                    });
-                }
-            }
-        }
-        let Some(text) = found else {
+        let Some(text) = read_first(&candidates)? else {
             if let Some(resolved) = merge_target_config(loaded, target)? {
                 return Ok(resolved);
             }
@@ -334,6 +455,9 @@ pub(crate) fn new_config(loaded: &Arc<Loaded>, target: &Target) -> Result<Resolv
             };
             if let Some((text, name)) = &input {
                 ev.read_config(text, name, &mut diags);
+            }
+            if let Some((text, name)) = &allconfig {
+                ev.read_user_values(text, name, &mut diags);
             }
             ev.set_all_new_symbols(mode);
         }

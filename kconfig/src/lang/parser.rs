@@ -67,6 +67,10 @@ pub enum ParseError {
         /// The file included again.
         included: String,
     },
+    /// The tree has recursive dependencies; the message is what the kernel's `conf` prints
+    /// (every cycle, with file:line).
+    #[error(transparent)]
+    RecursiveDependency(#[from] super::depcheck::RecursiveDependencyError),
     /// The interrupt flag was raised.
     #[error("interrupted")]
     Interrupted,
@@ -143,7 +147,21 @@ pub struct Parsed {
     pub(crate) index: Option<super::eval::Index>,
 }
 
-/// Parses and finalizes the tree at `input.srctree` starting from `input.top`.
+/// The kernel's check for recursive dependencies after finalizing (as `conf_parse` does), on
+/// the evaluator's index of the model, which is kept in `parsed`. Runs on the parser's
+/// big-stack thread.
+fn checked(mut parsed: Parsed) -> Result<Parsed, ParseError> {
+    let index = parsed
+        .index
+        .take()
+        .unwrap_or_else(|| super::eval::Index::build(&parsed.model));
+    super::depcheck::check_indexed(&parsed.model, &index)?;
+    parsed.index = Some(index);
+    Ok(parsed)
+}
+
+/// Parses and finalizes the tree at `input.srctree` starting from `input.top`, then checks it
+/// for recursive dependencies (a tree `conf` refuses is refused).
 pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
     let res = with_big_stack(|| {
         let files = Files::Disk(input.srctree.to_path_buf());
@@ -205,9 +223,12 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                     p.probes = probes;
                     p
                 });
-                let mut parsed = res?;
-                if let Some(dir) = tree_cache {
-                    let index = super::eval::Index::build(&parsed.model);
+                let parsed = checked(res?)?;
+                if let Some(dir) = tree_cache
+                    && let Some(index) = &parsed.index
+                {
+                    // Only a tree that passed the check is stored: a tree taken from the
+                    // cache needs no check.
                     super::model_cache::store(
                         dir,
                         input.srctree,
@@ -215,9 +236,8 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                         input.env,
                         workdir,
                         &parsed,
-                        &index,
+                        index,
                     );
-                    parsed.index = Some(index);
                 }
                 Ok(parsed)
             }
@@ -228,7 +248,8 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                 Box::new(Forbid),
                 input.interrupt,
                 true,
-            ),
+            )
+            .and_then(checked),
         }
     });
     match res {
@@ -256,8 +277,9 @@ fn with_big_stack<T: Send>(
     })
 }
 
-/// Parses and finalizes Kconfig text held in memory, named `name` in messages. `source` of any
-/// other file is an error and `$(shell,…)` is never run (it is an error).
+/// Parses and finalizes Kconfig text held in memory, named `name` in messages, and checks it
+/// for recursive dependencies. `source` of any other file is an error and `$(shell,…)` is
+/// never run (it is an error).
 pub fn parse_str(
     name: &str,
     text: &str,
@@ -277,7 +299,9 @@ pub fn parse_files(
         .iter()
         .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec()))
         .collect();
-    with_big_stack(|| run(Files::Memory(map), top, env, Box::new(Forbid), None, true))
+    with_big_stack(|| {
+        run(Files::Memory(map), top, env, Box::new(Forbid), None, true).and_then(checked)
+    })
 }
 
 struct Forbid;

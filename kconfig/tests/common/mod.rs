@@ -221,3 +221,36 @@ pub fn make(src: &Path, out: &Path, arch: &str, args: &[&str]) {
     all.extend(args.iter().map(|a| a.to_string()));
     make_in(src, &all);
 }
+
+/// The architectures of the opt-in runs against a real Linux 6.1 tree (all configure with the
+/// host gcc).
+pub const ARCHES: &[&str] = &[
+    "x86_64",
+    "i386",
+    "arm64",
+    "arm",
+    "riscv",
+    "powerpc",
+    "s390",
+    "mips",
+    "loongarch",
+    "sparc",
+];
+
+/// The real Linux tree of the opt-in tests (`KFORGE_LINUX_SRC`, set by `scripts/e2e`); panics
+/// with how to get one when it is not set.
+pub fn linux_src() -> std::path::PathBuf {
+    let Some(src) = std::env::var_os("KFORGE_LINUX_SRC") else {
+        panic!(
+            "KFORGE_LINUX_SRC is not set: run scripts/e2e, or point it at an extracted Linux 6.1 \
+             tree (/usr/src/linux-source-6.1.tar.xz from `apt-get install linux-source-6.1`)"
+        );
+    };
+    let src = std::path::PathBuf::from(src);
+    assert!(
+        src.join("Makefile").is_file(),
+        "KFORGE_LINUX_SRC={} has no Makefile",
+        src.display()
+    );
+    src
+}

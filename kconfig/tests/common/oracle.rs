@@ -2,8 +2,8 @@
 //!
 //! [`conf_binary`] builds `conf` once per target directory from Debian's `linux-source-6.1`
 //! tarball (`/usr/src/linux-source-6.1.tar.xz`, or `KFORGE_LINUX_TARBALL`): only
-//! `scripts/kconfig/` is extracted, then `bison`, `flex` and `gcc` build it the way the kernel's
-//! `scripts/Makefile.host` does. The result lives under `$CARGO_TARGET_TMPDIR/kconfig-oracle/`
+//! `scripts/kconfig/` (and the few files of [`LINUX_FILES`]) is extracted, then `bison`, `flex`
+//! and `gcc` build it the way the kernel's `scripts/Makefile.host` does. The result lives under `$CARGO_TARGET_TMPDIR/kconfig-oracle/`
 //! and a file lock serialises the build between test binaries running in parallel.
 //!
 //! [`run`] runs that `conf` on a Kconfig tree written by a test ([`Tree`]) with a clean
@@ -17,7 +17,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Bump when the way `conf` is built changes, so old caches are rebuilt.
-const BUILD_RECIPE: &str = "linux-6.1 conf: bison -t -l, flex -L, gcc -O2, v1";
+const BUILD_RECIPE: &str =
+    "linux-6.1 conf: bison -t -l, flex -L, gcc -O2, v2 (+ arch/mips Makefile and tools)";
 
 const CONF_SOURCES: &[&str] = &[
     "conf.c",
@@ -51,6 +52,25 @@ pub fn linux_tarball() -> PathBuf {
 
 fn cache_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kconfig-oracle")
+}
+
+/// Files of the Linux 6.1 tree kept beside `conf` (besides `scripts/kconfig/`) for the tests
+/// that run the kernel's own make rules: MIPS' generic defconfig targets.
+pub const LINUX_FILES: &[&str] = &[
+    "arch/mips/Makefile",
+    "arch/mips/tools/generic-board-config.sh",
+];
+
+/// A file of the Linux 6.1 tree extracted with `conf` (`scripts/kconfig/…` or one of
+/// [`LINUX_FILES`]), by its path in the tree.
+pub fn linux_file(rel: &str) -> PathBuf {
+    let dir = conf_binary()
+        .parent()
+        .expect("conf lives in a directory")
+        .to_path_buf();
+    let p = dir.join(rel);
+    assert!(p.is_file(), "{} was not extracted with conf", p.display());
+    p
 }
 
 /// Path of the kernel's `conf`, built on first use (once per target directory, shared by all
@@ -94,7 +114,8 @@ fn build_conf() -> PathBuf {
         .arg(&partial)
         .arg("--strip-components=1")
         .arg("--wildcards")
-        .arg("*/scripts/kconfig/*");
+        .arg("*/scripts/kconfig/*")
+        .args(LINUX_FILES.iter().map(|f| format!("*/{f}")));
     checked(&mut tar, "tar", "xz-utils and tar");
 
     let kdir = partial.join("scripts/kconfig");
@@ -276,10 +297,26 @@ pub fn base_env(srctree: &Path) -> Vec<(String, String)> {
 /// Run the kernel's `conf` with `op` on `tree/Kconfig` (or `top`), optionally with `input` as the
 /// existing `.config`, in a fresh output directory, with a clean environment plus `env`.
 pub fn run(tree: &Path, top: &str, op: &Op, input: Option<&str>, env: &[(&str, &str)]) -> ConfRun {
+    run_with_files(tree, top, op, input, env, &[])
+}
+
+/// [`run`] with `files` (name, text) written into the output directory first (the directory
+/// conf runs in, as make's `O=` directory).
+pub fn run_with_files(
+    tree: &Path,
+    top: &str,
+    op: &Op,
+    input: Option<&str>,
+    env: &[(&str, &str)],
+    files: &[(&str, &str)],
+) -> ConfRun {
     let out = tempfile::Builder::new()
         .prefix("kconfig-conf-out-")
         .tempdir()
         .expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(out.path().join(name), text).expect("write a file for conf");
+    }
     if let Some(text) = input {
         std::fs::write(out.path().join(".config"), text).expect("write input .config");
     }
