@@ -476,12 +476,16 @@ impl Menu {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Every symbol; the first three are `n`, `m`, `y`.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub symbols: Vec<Symbol>,
     /// Every property.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub props: Vec<Property>,
     /// Every menu node; the first is the root.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub menus: Vec<Menu>,
     /// Every file read, the top file first.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub files: Vec<SourceFile>,
     /// The `mainmenu` title, if one was given.
     pub mainmenu: Option<String>,

@@ -21,29 +21,43 @@ pub(crate) const WARNED_UNMET: u8 = 32;
 /// Per-symbol lookups computed once per loaded model.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Index {
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub prompts: Vec<Vec<PropId>>,
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub defaults: Vec<Vec<PropId>>,
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub ranges: Vec<Vec<PropId>>,
     /// For a choice member, its choice.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub choice_of: Vec<Option<SymbolId>>,
     /// For a choice, its members in menu order.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub members: Vec<Vec<SymbolId>>,
     /// Every symbol of the kernel's symbol table, in the order its `for_all_symbols` visits them.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub table_order: Vec<SymbolId>,
     /// Every expression the evaluator reads, flattened (children before parents).
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub nodes: Vec<Node>,
     /// Per property: its effective condition.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub prop_visible: Vec<Option<u32>>,
     /// Per property: the expression of a `default`.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub prop_default: Vec<Option<u32>>,
     /// Per symbol: direct dependencies, reverse dependencies (`select`), `imply`.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub sym_dir: Vec<Option<u32>>,
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub sym_rev: Vec<Option<u32>>,
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub sym_implied: Vec<Option<u32>>,
     /// Per menu node: its `visible if`.
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub menu_visibility: Vec<Option<u32>>,
     /// Per symbol: never written to `.config` (`option env=`, `option defconfig_list`: the
     /// kernel's `SYMBOL_AUTO`; `transitional`).
+    #[serde(deserialize_with = "super::prealloc::vec")]
     pub no_write: Vec<bool>,
 }
 

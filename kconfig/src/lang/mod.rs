@@ -18,6 +18,7 @@ mod merge_target;
 mod model_cache;
 mod ops;
 pub mod parser;
+mod prealloc;
 pub(crate) mod preprocess;
 pub mod probe;
 

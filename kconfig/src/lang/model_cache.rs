@@ -158,6 +158,23 @@ fn entry_path(
     dir.join(format!("kconfig-model-{name}.bin"))
 }
 
+/// The entry at `path`, mapped rather than read: reading 9 MB into fresh memory was a tenth
+/// of a warm load's page faults, while the mapping shares the page cache's copy.
+fn map(path: &Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: the mapping is read-only and entries are never changed in place: `store` writes
+    // a new file and renames it over the old one, so this mapping keeps the file it opened.
+    // Only writing into the cache file in place while a load reads it could change the bytes
+    // under it (decoding checks every length: a decode error or a stale entry), and only
+    // truncating it then would fault the reader; the library never does either.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) };
+    map.map_err(
+        |e| tracing::debug!(path = %path.display(), error = %e, "cannot map the model cache entry"),
+    )
+    .ok()
+}
+
 /// The cached parse of this tree, if every input it depended on is unchanged.
 pub(crate) fn load(
     dir: &Path,
@@ -167,11 +184,12 @@ pub(crate) fn load(
     workdir: Option<&Path>,
 ) -> Option<Parsed> {
     let path = entry_path(dir, srctree, top, env, workdir);
-    let bytes = std::fs::read(&path).ok()?;
+    let bytes = map(&path)?;
+    let bytes: &[u8] = &bytes;
     let unreadable = |e: postcard::Error| {
         tracing::debug!(path = %path.display(), error = %e, "unreadable model cache entry");
     };
-    let (header, rest) = postcard::take_from_bytes::<Header>(&bytes)
+    let (header, rest) = postcard::take_from_bytes::<Header>(bytes)
         .map_err(unreadable)
         .ok()?;
     if header.format != FORMAT {

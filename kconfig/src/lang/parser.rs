@@ -518,7 +518,11 @@ fn run(
     interrupt: Option<&AtomicBool>,
     finalize: bool,
 ) -> Result<Parsed, ParseError> {
+    // Only the speculative pass does not finalize: its model is thrown away, it is there to
+    // find the `$(shell,…)` commands early.
+    let speculative = !finalize;
     let mut p = Parser {
+        speculative,
         model: Model::new(),
         pp: Preprocessor::new(env, shell),
         files,
@@ -584,6 +588,11 @@ struct Parser<'e> {
     buffers: Vec<Vec<u8>>,
     /// What the parse read from disk.
     inputs: Vec<super::model_cache::Input>,
+    /// A speculative pass (see [`parse`]): files that can neither run a command nor include
+    /// another file (no `$`, no `source`) are skipped. That is three files in four of a kernel
+    /// tree; a variable such a file sets without `$` may make a speculative command differ
+    /// from the real one, which then only costs that command's run.
+    speculative: bool,
 }
 
 /// The token stream of one file with one token of look-ahead.
@@ -744,6 +753,12 @@ impl<'e> Parser<'e> {
         if let Some(md) = md {
             self.inputs
                 .push(super::model_cache::Input::file(name.clone(), &md));
+        }
+        if self.speculative
+            && memchr::memchr(b'$', &text).is_none()
+            && memchr::memmem::find(&text, b"source").is_none()
+        {
+            text.clear();
         }
         let file = FileId(self.model.files.len() as u32);
         self.model.files.push(SourceFile {
