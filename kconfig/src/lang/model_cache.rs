@@ -198,9 +198,16 @@ pub(crate) fn load(
     }
     // Checking the inputs is mostly `stat` calls; decoding the body is CPU: both at once.
     let (fresh, body) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| header.fresh(srctree, top, env, workdir));
+        let check = std::thread::Builder::new()
+            .name("kconfig-cache-check".into())
+            .spawn_scoped(scope, || header.fresh(srctree, top, env, workdir));
         let body = Sharing::run(|| postcard::from_bytes::<Body>(rest));
-        (check.join().unwrap_or(false), body)
+        let fresh = match check {
+            Ok(check) => check.join().unwrap_or(false),
+            // No thread to be had: check here.
+            Err(_) => header.fresh(srctree, top, env, workdir),
+        };
+        (fresh, body)
     });
     if !fresh {
         tracing::debug!(path = %path.display(), "model cache entry is stale");
