@@ -546,16 +546,21 @@ show:
         .set_modified(when)
         .unwrap();
     let out = dir.path().join("o");
-    let o = run(kforge()
-        .args(["-q", "kernel", "build"])
-        .arg(&src)
-        .arg("-O")
-        .arg(&out)
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .arg("show"));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let log = std::fs::read_to_string(dir.path().join("logs/show.log")).unwrap();
+    // `make show` in the build directory, with `extra` flags; its log.
+    let show = |extra: &[&str]| {
+        let o = run(kforge()
+            .args(["-q", "kernel", "build"])
+            .args(extra)
+            .arg(&src)
+            .arg("-O")
+            .arg(&out)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs"))
+            .arg("show"));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        std::fs::read_to_string(dir.path().join("logs/show.log")).unwrap()
+    };
+    let log = show(&[]);
     assert!(
         log.contains(&format!(
             "ts=Tue Nov 14 22:13:20 UTC 2023 sde=1700000000 user=kforge kcflags=-ffile-prefix-map={}=.",
@@ -563,15 +568,6 @@ show:
         )),
         "{log}"
     );
-    let o = run(kforge()
-        .args(["-q", "kernel", "build", "--no-reproducible"])
-        .arg(&src)
-        .arg("-O")
-        .arg(&out)
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .arg("show"));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let log = std::fs::read_to_string(dir.path().join("logs/show.log")).unwrap();
+    let log = show(&["--no-reproducible"]);
     assert!(log.contains("ts= sde= user= kcflags=\n"), "{log}");
 }

@@ -75,13 +75,7 @@ fn interrupt_and_wait(mut child: std::process::Child, connections: &Receiver<()>
             "the example never connected to the server"
         );
         if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
+            let stderr = read_stderr(&mut child);
             panic!("the example ended before the interrupt ({status}): {stderr}");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -104,6 +98,11 @@ fn interrupt_and_wait(mut child: std::process::Child, connections: &Receiver<()>
         std::thread::sleep(Duration::from_millis(10));
     };
     eprintln!("exited {:?} after SIGINT", sent.elapsed());
+    (status.code().unwrap_or(-1), read_stderr(&mut child))
+}
+
+/// Everything the ended `child` wrote on its standard error.
+fn read_stderr(child: &mut std::process::Child) -> String {
     let mut stderr = String::new();
     child
         .stderr
@@ -111,7 +110,7 @@ fn interrupt_and_wait(mut child: std::process::Child, connections: &Receiver<()>
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    (status.code().unwrap_or(-1), stderr)
+    stderr
 }
 
 fn assert_interrupted_record(out: &std::path::Path, step: &str) {
