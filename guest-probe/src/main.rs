@@ -90,9 +90,11 @@ fn run(device: &str) -> Result<(Vec<u8>, u32), (u8, String)> {
         "{device}: KVM API version {}",
         kvm.get_api_version()
     ));
-    let vm = kvm.create_vm().map_err(|e| fail("cannot create a VM", e))?;
+    // Allocated before the VM, so that it is dropped after it (locals drop in reverse order):
+    // the VM's memory slot points into it until the VM is closed.
     let mut memory = GuestMemory::new(GUEST_SIZE).map_err(|e| (1, e))?;
     memory.write(CODE);
+    let vm = kvm.create_vm().map_err(|e| fail("cannot create a VM", e))?;
     let region = kvm_userspace_memory_region {
         slot: 0,
         guest_phys_addr: GUEST_ADDR,
@@ -100,8 +102,8 @@ fn run(device: &str) -> Result<(Vec<u8>, u32), (u8, String)> {
         userspace_addr: memory.ptr as u64,
         flags: 0,
     };
-    // SAFETY: the region is backed by `memory`, which lives until the VM is dropped (declared
-    // after it, so dropped before it).
+    // SAFETY: the region is backed by `memory`, which outlives the VM (declared before it, so
+    // dropped after it).
     unsafe { vm.set_user_memory_region(region) }
         .map_err(|e| fail("cannot give the VM its memory", e))?;
     let mut vcpu = vm
