@@ -5,6 +5,9 @@
 //!
 //! Needs qemu-system-x86, cpio and gcc-multilib (scripts/install-deps test).
 
+mod common;
+
+use common::require_tool as require;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -20,15 +23,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/boot")
         .join(name)
-}
-
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
-    assert!(
-        found,
-        "{program} is not installed: apt-get install {package} (or scripts/install-deps test)"
-    );
 }
 
 /// The test kernel, printing `message` and then ending as `end` says (`END_RESET`: QEMU
