@@ -230,13 +230,12 @@ fn cc_version_text_cached(cc: &str, cache_dir: Option<&Path>) -> String {
     }
     known.insert(key, text.clone());
     // Best effort: a cache that cannot be written is only slower next time.
-    let written = std::fs::create_dir_all(dir).and_then(|()| {
-        use std::io::Write;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&serde_json::to_vec(&known).map_err(std::io::Error::other)?)?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
-    });
+    let written = serde_json::to_vec(&known)
+        .map_err(std::io::Error::other)
+        .and_then(|json| {
+            std::fs::create_dir_all(dir)?;
+            crate::write_atomic(&path, &json)
+        });
     if let Err(e) = written {
         tracing::debug!(path = %path.display(), error = %e, "cannot write the compiler version cache");
     }

@@ -291,13 +291,7 @@ pub(crate) fn store(
             return;
         }
     };
-    let written = std::fs::create_dir_all(dir).and_then(|()| {
-        use std::io::Write;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&bytes)?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
-    });
+    let written = std::fs::create_dir_all(dir).and_then(|()| crate::write_atomic(&path, &bytes));
     if let Err(e) = written {
         tracing::debug!(path = %path.display(), error = %e, "cannot write the model cache entry");
     }

@@ -199,7 +199,7 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                                     &env,
                                     Box::new(runner),
                                     Some(&stop),
-                                    false,
+                                    true,
                                 );
                                 tracing::debug!(
                                     ms = started.elapsed().as_secs_f64() * 1e3,
@@ -216,7 +216,7 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                     input.env,
                     Box::new(prober),
                     input.interrupt,
-                    true,
+                    false,
                 );
                 let probes = records.take();
                 let res = res.map(|mut p| {
@@ -247,7 +247,7 @@ pub fn parse(input: &ParseInput<'_>) -> Result<Parsed, ParseError> {
                 input.env,
                 Box::new(Forbid),
                 input.interrupt,
-                true,
+                false,
             )
             .and_then(checked),
         }
@@ -300,7 +300,7 @@ pub fn parse_files(
         .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec()))
         .collect();
     with_big_stack(|| {
-        run(Files::Memory(map), top, env, Box::new(Forbid), None, true).and_then(checked)
+        run(Files::Memory(map), top, env, Box::new(Forbid), None, false).and_then(checked)
     })
 }
 
@@ -331,9 +331,12 @@ impl Files {
         match self {
             Files::Disk(root) => {
                 let p = root.join(name);
+                // The metadata first: a file changed while it is read then looks changed to the
+                // model cache, never unchanged with old content.
                 let read = std::fs::File::open(&p).and_then(|mut f| {
+                    let md = f.metadata()?;
                     f.read_to_end(buf)?;
-                    f.metadata()
+                    Ok(md)
                 });
                 match read {
                     Ok(md) => Ok(Some(md)),
@@ -516,11 +519,10 @@ fn run(
     env: &BTreeMap<String, String>,
     shell: Box<dyn ShellRunner + '_>,
     interrupt: Option<&AtomicBool>,
-    finalize: bool,
+    speculative: bool,
 ) -> Result<Parsed, ParseError> {
-    // Only the speculative pass does not finalize: its model is thrown away, it is there to
-    // find the `$(shell,…)` commands early.
-    let speculative = !finalize;
+    // The speculative pass's model is thrown away (it is there to find the `$(shell,…)`
+    // commands early): it is not finalized.
     let mut p = Parser {
         speculative,
         model: Model::new(),
@@ -537,10 +539,11 @@ fn run(
     if let Files::Disk(root) = &p.files {
         // A kernel tree has about 20000 symbols.
         p.model.reserve(20_000);
-        p.pp.set_if_function(super::preprocess::tree_has_if_function(root));
+        // Inspected before they are read (see `Files::read`).
         for rel in super::preprocess::IF_FUNCTION_SOURCES {
             p.inputs.push(super::model_cache::Input::of(root, rel));
         }
+        p.pp.set_if_function(super::preprocess::tree_has_if_function(root));
     }
     let root = p.model.root();
     let started = std::time::Instant::now();
@@ -548,7 +551,7 @@ fn run(
     let parsed = started.elapsed();
     let mut warnings = p.warnings;
     let mut model = p.model;
-    if finalize {
+    if !speculative {
         warnings.extend(super::finalize::finalize(&mut model));
     }
     tracing::debug!(

@@ -11,7 +11,6 @@
 //! [`ProbeRecord`] saying whether it ran or came from the cache.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -186,7 +185,12 @@ impl ProbeHandle {
     /// Drops the commands still queued (started ahead and not needed after all) and waits for
     /// the running ones: no probe outlives the load.
     pub fn finish_workers(&self) {
-        self.0.stop.store(true, Ordering::Relaxed);
+        {
+            // Under the lock: a speculative pass between its check of `stop` and its wait
+            // cannot miss the wake-up.
+            let _st = self.0.lock();
+            self.0.stop.store(true, Ordering::Relaxed);
+        }
         self.0.ready.notify_all();
         let pass = self
             .0
@@ -279,10 +283,7 @@ impl Shared {
         drop(st);
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&json)?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
+        crate::write_atomic(&path, &json)
     }
 
     /// Runs `/bin/sh -c command` with the environment, in the working directory.
@@ -319,17 +320,7 @@ impl Shared {
 
     /// The programs and files `command` names.
     fn identities(&self, command: &str) -> Vec<ProgramIdentity> {
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for word in command_words(command) {
-            if !seen.insert(word) {
-                continue;
-            }
-            if let Some(id) = self.identity(word) {
-                out.push(id);
-            }
-        }
-        out
+        identities_of(command, |word| self.identity(word))
     }
 
     fn key(command: &str, ids: &[ProgramIdentity]) -> String {
@@ -415,24 +406,28 @@ impl<'a> IdentityLookup<'a> {
 
     /// The identities of the programs and files `command` names.
     pub(crate) fn command_identities(&mut self, command: &str) -> Vec<ProgramIdentity> {
-        let mut words = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for w in command_words(command) {
-            if !words.insert(w) {
-                continue;
+        identities_of(command, |w| {
+            if let Some(id) = self.seen.get(w) {
+                return id.clone();
             }
-            let id = match self.seen.get(w) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = find_identity(w, self.path_var, self.workdir);
-                    self.seen.insert(w.to_owned(), id.clone());
-                    id
-                }
-            };
-            out.extend(id);
-        }
-        out
+            let id = find_identity(w, self.path_var, self.workdir);
+            self.seen.insert(w.to_owned(), id.clone());
+            id
+        })
     }
+}
+
+/// The identities of the programs and files `command` names, in order, each word once:
+/// what a probe's cache key is made of (`identity` looks one word up).
+fn identities_of(
+    command: &str,
+    identity: impl FnMut(&str) -> Option<ProgramIdentity>,
+) -> Vec<ProgramIdentity> {
+    let mut seen = std::collections::HashSet::new();
+    command_words(command)
+        .filter(|w| seen.insert(*w))
+        .filter_map(identity)
+        .collect()
 }
 
 const SHELL_WORDS: &[&str] = &[
