@@ -122,6 +122,17 @@ pub enum Error {
     Interrupted,
 }
 
+impl Error {
+    /// Whether the archive itself is at fault (a bad entry, damaged compression), rather than
+    /// this machine (a full disk, a staging problem) or the caller (an interrupt).
+    pub fn archive_at_fault(&self) -> bool {
+        !matches!(
+            self,
+            Error::Write { .. } | Error::Staging(_) | Error::Interrupted
+        )
+    }
+}
+
 /// Files up to this size are read into memory and written on the writer threads; larger ones and
 /// sparse files are streamed to disk on the extracting thread, so memory stays bounded whatever
 /// size an entry claims (a few MiB of xz can hold gigabytes of zeros).

@@ -720,11 +720,12 @@ impl Fetcher {
                 resumed,
             ));
         }
-        if sha256.is_none()
-            && let Some(Err(e)) = extracted
-        {
-            // Unpinned bytes that do not even extract (a damaged xz block, a hostile entry) are
-            // not kept: nothing vouches for them.
+        // Unpinned bytes that do not even extract (a damaged xz block, a hostile entry) are not
+        // kept: nothing vouches for them. A local failure (disk full, Ctrl-C) keeps them: they
+        // are published below and the error returned after.
+        let damaged =
+            sha256.is_none() && matches!(&extracted, Some(Err(e)) if e.archive_at_fault());
+        if damaged && let Some(Err(e)) = extracted {
             let _ = fs::remove_file(part_path);
             let _ = fs::remove_file(validator_path);
             return Err((Error::Extract(e), resumed));

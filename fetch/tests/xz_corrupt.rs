@@ -214,12 +214,15 @@ impl Fetch {
         self.tmp.path().join("work/proj")
     }
 
-    /// Nothing under the destination name, no staging directory beside it, no cache entry.
+    /// Nothing under the destination name, no staging directory beside it, no cache entry, no
+    /// partial download.
     fn assert_nothing_published(&self) {
         assert!(!self.dest().exists(), "nothing published");
         assert_eq!(entries(&self.tmp.path().join("work")), Vec::<String>::new());
         let archives = self.tmp.path().join("cache/archives/sha256");
         assert_eq!(entries(&archives), Vec::<String>::new(), "no cache entry");
+        let partial = self.tmp.path().join("cache/partial");
+        assert_eq!(entries(&partial), Vec::<String>::new(), "no partial download kept");
     }
 }
 
