@@ -208,7 +208,7 @@ pub(crate) fn unpack_into(
             source,
         })?;
     tracing::debug!(?compression, "detected compression");
-    let mut unpacker = Unpacker::new(root, options.strip_components);
+    let mut unpacker = Unpacker::new(root, options.strip_components, should_interrupt);
     unpacker.report.compression = Some(compression);
     let mut archive = tar::Archive::new(decoded);
     let entries = archive.entries().map_err(|source| Error::Read {
@@ -250,6 +250,8 @@ pub(crate) fn unpack_into(
 struct Unpacker<'r> {
     root: &'r Path,
     strip: usize,
+    /// The caller's interrupt flag, also checked while a large file is streamed.
+    should_interrupt: &'r AtomicBool,
     /// Directories known to be real directories we created (relative paths; "" is the root).
     dirs: HashSet<PathBuf>,
     /// Regular files we wrote (hard-link targets must be among them).
@@ -262,12 +264,13 @@ struct Unpacker<'r> {
 }
 
 impl<'r> Unpacker<'r> {
-    fn new(root: &'r Path, strip: usize) -> Self {
+    fn new(root: &'r Path, strip: usize, should_interrupt: &'r AtomicBool) -> Self {
         let mut dirs = HashSet::new();
         dirs.insert(PathBuf::new());
         Unpacker {
             root,
             strip,
+            should_interrupt,
             dirs,
             files: HashSet::new(),
             symlinks: HashMap::new(),
@@ -476,8 +479,14 @@ impl<'r> Unpacker<'r> {
                 entry: Some(name.to_owned()),
                 source,
             };
-            let written =
-                write_pool::write_streamed(&self.abs(rel), perm, mtime, entry, &read_err)?;
+            let written = write_pool::write_streamed(
+                &self.abs(rel),
+                perm,
+                mtime,
+                entry,
+                &read_err,
+                self.should_interrupt,
+            )?;
             self.report.files += 1;
             self.report.bytes += written;
             self.files.insert(rel.to_owned());
@@ -686,5 +695,49 @@ mod tests {
         assert!(resolve_inside(root, vec![], Path::new("d/up/d"), 0).is_some());
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
         assert!(resolve_inside(root, vec![], Path::new("loop"), 0).is_none());
+    }
+    /// A reader that raises `flag` once `after` bytes have been read from it.
+    struct RaiseAfter<'a> {
+        inner: std::io::Cursor<Vec<u8>>,
+        after: u64,
+        flag: &'a AtomicBool,
+    }
+
+    impl Read for RaiseAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.inner.position() >= self.after {
+                self.flag.store(true, Ordering::Relaxed);
+            }
+            self.inner.read(buf)
+        }
+    }
+
+    /// Ctrl-C while one large file is streamed stops the extraction inside that file, not at
+    /// the next entry.
+    #[test]
+    fn an_interrupt_stops_a_large_file_midway() {
+        let size = 4 * BUFFERED_FILE_MAX;
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "big", std::io::repeat(1).take(size))
+            .unwrap();
+        let flag = AtomicBool::new(false);
+        let reader = std::io::BufReader::new(RaiseAfter {
+            inner: std::io::Cursor::new(tar.into_inner().unwrap()),
+            after: BUFFERED_FILE_MAX,
+            flag: &flag,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_into(reader, dir.path(), &ExtractOptions::default(), true, &flag)
+            .expect_err("the extraction must stop");
+        assert!(matches!(err, Error::Interrupted), "{err}");
+        let written = fs::metadata(dir.path().join("big")).map_or(0, |m| m.len());
+        assert!(
+            written < size,
+            "the file was written to its end ({written} bytes) before the interrupt was seen"
+        );
     }
 }

@@ -174,6 +174,7 @@ pub(crate) fn write_streamed(
     mtime: u64,
     reader: &mut dyn Read,
     read_err: &dyn Fn(std::io::Error) -> Error,
+    should_interrupt: &std::sync::atomic::AtomicBool,
 ) -> Result<u64, Error> {
     let err = |source| Error::Write {
         path: path.to_owned(),
@@ -188,6 +189,10 @@ pub(crate) fn write_streamed(
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
+        // A few MiB of xz can hold gigabytes of zeros: Ctrl-C is seen within one chunk.
+        if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
         let mut filled = 0;
         while filled < buf.len() {
             match reader.read(&mut buf[filled..]) {

@@ -222,7 +222,11 @@ impl Fetch {
         let archives = self.tmp.path().join("cache/archives/sha256");
         assert_eq!(entries(&archives), Vec::<String>::new(), "no cache entry");
         let partial = self.tmp.path().join("cache/partial");
-        assert_eq!(entries(&partial), Vec::<String>::new(), "no partial download kept");
+        assert_eq!(
+            entries(&partial),
+            Vec::<String>::new(),
+            "no partial download kept"
+        );
     }
 }
 
