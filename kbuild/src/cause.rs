@@ -303,6 +303,9 @@ pub(crate) struct Detector {
     found: Vec<Found>,
     /// `(seq, target)` of make's `*** [… target] Error N` lines.
     failed_targets: Vec<(u64, String)>,
+    /// The sequence number of make's last line in this stream: an ignored failure can only
+    /// take back a cause found after it.
+    last_make_line: Option<u64>,
 }
 
 impl Detector {
@@ -328,8 +331,18 @@ impl Detector {
         // build (`-cmd`, `-i`), so it is not the cause.
         if line.ends_with(" (ignored)") && line.starts_with("make") && line.contains(": [") {
             self.close();
-            self.found.pop();
+            if self
+                .found
+                .last()
+                .is_some_and(|f| self.last_make_line.is_none_or(|m| f.seq > m))
+            {
+                self.found.pop();
+            }
+            self.last_make_line = Some(seq);
             return;
+        }
+        if kind == LineKind::Make {
+            self.last_make_line = Some(seq);
         }
         let mut consumed = false;
         if self.open.is_some() {
@@ -1343,6 +1356,20 @@ mod tests {
         assert_eq!(c.kind, CauseKind::Compile);
         assert_eq!(c.target.as_deref(), Some("a.o"));
         assert!(find_cause(["make[1]: *** Deleting file 'a.o'"]).is_none());
+    }
+
+    /// Under `-k` or `-j`, a recipe failing silently with `-` after another target's real error
+    /// takes nothing back: the error was already followed by make's own line.
+    #[test]
+    fn an_ignored_failure_keeps_an_earlier_targets_cause() {
+        let c = first(&[
+            "a.c:1:1: error: expected ';'",
+            "make: *** [Makefile:2: a.o] Error 1",
+            "make: [Makefile:5: b] Error 1 (ignored)",
+            "make: Target 'all' not remade because of errors.",
+        ]);
+        assert_eq!(c.kind, CauseKind::Compile);
+        assert_eq!(c.target.as_deref(), Some("a.o"));
     }
 
     #[test]
