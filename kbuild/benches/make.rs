@@ -147,8 +147,6 @@ fn machine() {
     );
 }
 
-/// A Makefile printing `lines` lines with awk, or `targets` targets whose recipes are long,
-/// kernel-like command lines echoed by make (what `V=1` output looks like).
 /// 3. What finding the first cause adds per line: `find_cause` (classify + the detector) over
 ///    400k lines of `V=1` command lines and over a kbuild-like mix (progress, warnings, notes, make's chatter),
 ///    against `classify` (which every line already goes through) on the same lines.
@@ -202,6 +200,8 @@ fn cause_detection() {
     }
 }
 
+/// A Makefile printing `lines` lines with awk, or `targets` targets whose recipes are long,
+/// kernel-like command lines echoed by make (what `V=1` output looks like).
 fn synthetic(root: &Path, name: &str, lines: usize, targets: usize) -> PathBuf {
     let dir = root.join(name.replace([' ', '=', '/'], "_"));
     std::fs::create_dir_all(&dir).expect("dir");

@@ -84,10 +84,9 @@ impl Group {
     /// for whatever is left. Returns once the leader has exited (still unreaped).
     pub fn terminate(&self) {
         crate::signal_group(self.pgid, Signal::SIGTERM);
-        if self.wait_exited(self.grace) {
-            crate::signal_group(self.pgid, Signal::SIGKILL);
-        } else {
-            crate::signal_group(self.pgid, Signal::SIGKILL);
+        let exited = self.wait_exited(self.grace);
+        crate::signal_group(self.pgid, Signal::SIGKILL);
+        if !exited {
             let _ = self.exited.recv();
         }
     }
