@@ -371,13 +371,6 @@ impl KernelPlan {
         run.command_started("olddefconfig");
         let resolved = self.tree(run).olddefconfig()?;
         run.record_outcome(&resolved.outcome);
-        if resolved.strategy == ResolveStrategy::OldconfigWithDefaults {
-            // It ran with newlines on stdin: so does the reproducer.
-            run.set_commands(vec![format!(
-                "yes \"\" | {}",
-                crate::reproduce::outcome_line(&resolved.outcome)
-            )]);
-        }
         run.step_note(format!(
             "Linux {} resolved with `{}` (stdin closed: a prompt cannot hang the build)",
             resolved.kernel, resolved.strategy

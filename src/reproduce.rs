@@ -49,12 +49,28 @@ where
 /// The shell line of a finished make or configure run: `(cd DIR && env K=V … COMMAND)`, so
 /// it runs in the same directory with the same environment changes.
 pub fn outcome_line(outcome: &kforge_kbuild::Outcome) -> String {
-    command_line(&outcome.dir, &outcome.env, &outcome.command)
+    answered(
+        outcome.default_answers,
+        command_line(&outcome.dir, &outcome.env, &outcome.command),
+    )
 }
 
 /// [`outcome_line`] for a failed run.
 pub fn failure_line(failure: &kforge_kbuild::Failure) -> String {
-    command_line(&failure.dir, &failure.env, &failure.command)
+    answered(
+        failure.default_answers,
+        command_line(&failure.dir, &failure.env, &failure.command),
+    )
+}
+
+/// `line` with newlines on its standard input when the run had them (`yes "" | …`), so the
+/// reproducer answers the prompts as the run did instead of waiting at the terminal.
+fn answered(default_answers: bool, line: String) -> String {
+    if default_answers {
+        format!("yes \"\" | {line}")
+    } else {
+        line
+    }
 }
 
 fn command_line(dir: &Path, env: &[kforge_kbuild::EnvChange], command: &[String]) -> String {
@@ -236,6 +252,31 @@ pub fn archive_stem(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A make run whose prompts were answered with newlines is repeated with them, whether it
+    /// succeeded or failed (an old kernel's `oldconfig` failing must not wait at a terminal).
+    #[test]
+    fn answered_runs_are_repeated_with_yes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Makefile"),
+            "ok:\n\t@read answer\nfail:\n\t@read answer; false\nplain:\n\t@true\n",
+        )
+        .unwrap();
+        let mut make = kforge_kbuild::Make::new(dir.path());
+        make.answer_prompts_with_defaults(true).target("ok");
+        let line = outcome_line(&make.run().unwrap());
+        assert!(line.starts_with("yes \"\" | (cd "), "{line}");
+        let mut make = kforge_kbuild::Make::new(dir.path());
+        make.answer_prompts_with_defaults(true).target("fail");
+        let err = make.run().expect_err("the recipe fails");
+        let line = failure_line(err.failure().expect("a failure"));
+        assert!(line.starts_with("yes \"\" | (cd "), "{line}");
+        let mut make = kforge_kbuild::Make::new(dir.path());
+        make.target("plain");
+        let line = outcome_line(&make.run().unwrap());
+        assert!(line.starts_with("(cd "), "{line}");
+    }
 
     #[test]
     fn shell_metacharacters_are_quoted() {

@@ -294,6 +294,7 @@ impl Configure {
             targets: Vec::new(),
             env: EnvChange::list(&self.env),
             dir: cwd.clone(),
+            default_answers: false,
         };
         match judge(running.wait(), invocation) {
             Verdict::Success(outcome) => Ok(outcome),

@@ -518,6 +518,7 @@ impl Make {
                 env: EnvChange::list(&self.env),
                 // make runs with -C; its own working directory is this process's.
                 dir: std::env::current_dir().unwrap_or_else(|_| self.dir.clone()),
+                default_answers: matches!(self.input, Input::DefaultAnswers),
             },
             cache,
         })

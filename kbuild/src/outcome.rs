@@ -73,6 +73,7 @@ pub(crate) struct Invocation {
     pub targets: Vec<String>,
     pub env: Vec<EnvChange>,
     pub dir: PathBuf,
+    pub default_answers: bool,
 }
 
 /// A successful invocation of make or `./configure`.
@@ -86,6 +87,9 @@ pub struct Outcome {
     pub env: Vec<EnvChange>,
     /// The working directory it ran in.
     pub dir: PathBuf,
+    /// Whether its standard input was a stream of newlines (every prompt answered by its
+    /// default, as `yes "" | make` does: [`crate::Make::answer_prompts_with_defaults`]).
+    pub default_answers: bool,
     /// The make targets asked for (empty for `./configure`).
     pub targets: Vec<String>,
     /// How it ended (always `Exited(0)` in an `Ok`).
@@ -122,6 +126,9 @@ pub struct Failure {
     pub env: Vec<EnvChange>,
     /// The working directory it ran in.
     pub dir: PathBuf,
+    /// Whether its standard input was a stream of newlines (every prompt answered by its
+    /// default, as `yes "" | make` does: [`crate::Make::answer_prompts_with_defaults`]).
+    pub default_answers: bool,
     /// The make targets asked for (empty for `./configure`).
     pub targets: Vec<String>,
     /// How the process ended.
@@ -239,6 +246,7 @@ pub(crate) fn judge(finished: crate::process::Finished, invocation: Invocation) 
         targets,
         env,
         dir,
+        default_answers,
     } = invocation;
     use crate::process::Ending;
     let c = finished.collected;
@@ -247,6 +255,7 @@ pub(crate) fn judge(finished: crate::process::Finished, invocation: Invocation) 
             command,
             env,
             dir,
+            default_answers,
             targets,
             status: finished.status,
             duration: finished.duration,
@@ -267,6 +276,7 @@ pub(crate) fn judge(finished: crate::process::Finished, invocation: Invocation) 
         command,
         env,
         dir,
+        default_answers,
         targets,
         status: finished.status,
         duration: finished.duration,
