@@ -210,8 +210,14 @@ pub fn boot_step(
 ) -> Result<()> {
     let result = run.step("boot", |run| {
         let booted = super::boot(options);
-        let console = std::fs::read(&options.console_log).unwrap_or_default();
-        let mut record = read(&GuestReport::parse(&String::from_utf8_lossy(&console)));
+        let mut record = match &booted {
+            Ok(b) => read(&b.report),
+            // What the console shows of a boot that failed (a panic, no result, Ctrl-C).
+            Err(_) => {
+                let console = std::fs::read(&options.console_log).unwrap_or_default();
+                read(&GuestReport::parse(&String::from_utf8_lossy(&console)))
+            }
+        };
         record.config = config;
         record.console_log = Some(options.console_log.clone());
         match &booted {
