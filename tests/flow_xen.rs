@@ -710,3 +710,37 @@ fn the_boot_plan_boots_xen_with_dom0_and_the_initramfs_as_multiboot_modules() {
     let err = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect_err("refused");
     assert!(format!("{err:#}").contains("drop --no-dom0"), "{err:#}");
 }
+
+/// QEMU cannot load a multiboot module from a path with a space: `--out` with one is refused
+/// with `--boot` before anything is downloaded or built (it used to fail at the boot step).
+#[test]
+fn boot_from_an_output_directory_with_a_space_is_refused_before_any_download() {
+    let fx = Fixture::new(|_| {});
+    let out = fx.root.join("my out");
+    let kernel_url = fx.xen_url.replace("xen-3.2.0.tar.gz", "linux-6.1.tar.xz");
+    let args = argv(
+        "xen",
+        &[
+            "--xen",
+            &fx.xen_url,
+            "--xen-sha256",
+            &fx.xen_sha,
+            "--kernel",
+            &kernel_url,
+            "--allow-unpinned",
+            "--out",
+            out.to_str().unwrap(),
+            "--boot",
+            "-q",
+        ],
+    );
+    let err = flow::xen::run(flow::xen::Args::try_parse_from(args).unwrap()).expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("has a space") && message.contains("--out"),
+        "{message}"
+    );
+    assert_eq!(fx.server.hits("xen-3.2.0.tar.gz"), 0);
+    assert_eq!(fx.server.hits("linux-6.1.tar.xz"), 0);
+    assert!(!out.exists());
+}

@@ -154,6 +154,9 @@ pub fn multiboot_modules(
     ))
 }
 
+/// The initramfs's file name in the boot directory.
+const INITRAMFS: &str = "initramfs.cpio";
+
 /// The flow's side of the proof: the dom0 kernel, the hypervisor and the image.
 #[derive(Debug, Clone)]
 pub struct XenBoot {
@@ -167,11 +170,14 @@ pub struct XenBoot {
     pub args: BootArgs,
     /// Where the initramfs goes.
     pub dir: PathBuf,
+    /// QEMU's `-initrd`: the dom0 kernel with its command line, then the initramfs.
+    modules: String,
 }
 
 impl XenBoot {
     /// The proof for a Xen tree `xen_dir` with a dom0 from the Linux source `src` (ARCH
-    /// `arch`), writing under `out`.
+    /// `arch`), writing under `out`. Refused at once when QEMU could not load the modules from
+    /// there (see [`multiboot_modules`]), before anything is built.
     pub fn new(
         xen_dir: impl AsRef<Path>,
         src: impl AsRef<Path>,
@@ -179,7 +185,7 @@ impl XenBoot {
         verify_mode: kforge_kconfig::Mode,
         args: &BootArgs,
         out: impl AsRef<Path>,
-    ) -> XenBoot {
+    ) -> Result<XenBoot> {
         let out = out.as_ref();
         let fragments = vec![FragmentSpec::Builtin(
             "boot-dom0.config",
@@ -187,29 +193,28 @@ impl XenBoot {
         )];
         let mut kernel = BootKernel::new(src, arch, fragments, verify_mode, out);
         kernel.about = "dom0 options".into();
-        XenBoot {
+        let dir = out.join("boot");
+        let modules = multiboot_modules(kernel.bzimage(), DOM0_COMMAND_LINE, dir.join(INITRAMFS))?;
+        Ok(XenBoot {
             kernel,
             xen: xen_dir.as_ref().join("xen/xen"),
             args: args.clone(),
-            dir: out.join("boot"),
-        }
+            dir,
+            modules,
+        })
     }
 
     fn initramfs(&self) -> PathBuf {
-        self.dir.join("initramfs.cpio")
+        self.dir.join(INITRAMFS)
     }
 
     /// The QEMU options: Xen as the kernel, dom0 and the initramfs as its modules.
-    pub fn boot_options(&self, run: &Run) -> Result<BootOptions> {
+    pub fn boot_options(&self, run: &Run) -> BootOptions {
         let mut options = self.args.options(&self.xen, run);
-        options.initrd_arg = Some(multiboot_modules(
-            self.kernel.bzimage(),
-            DOM0_COMMAND_LINE,
-            self.initramfs(),
-        )?);
+        options.initrd_arg = Some(self.modules.clone());
         options.append = xen_command_line();
         options.memory_mib = MACHINE_MEMORY_MIB;
-        Ok(options)
+        options
     }
 
     /// The planned steps (after the flow's step that leaves `xen/xen`).
@@ -224,10 +229,7 @@ impl XenBoot {
                 self.args.busybox.display(),
             )],
         ));
-        let line = match self.boot_options(run) {
-            Ok(options) => self.args.planned_line(&options),
-            Err(e) => format!("# cannot boot: {e}"),
-        };
+        let line = self.args.planned_line(&self.boot_options(run));
         steps.push(PlannedStep::new(
             "boot",
             "Boot Xen under QEMU with the dom0 kernel; dom0 reports the hypervisor, its version \
@@ -248,7 +250,7 @@ impl XenBoot {
             run.step_note(format!("{}: busybox, /init", self.initramfs().display()));
             Ok(())
         })?;
-        let options = self.boot_options(run)?;
+        let options = self.boot_options(run);
         boot_step(run, &options, boot_config, record_from, |run, record| {
             if let Some(why) = shortfall(record) {
                 return Err(Error::refused(format!("the boot stopped short: {why}")));

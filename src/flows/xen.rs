@@ -341,7 +341,7 @@ fn settings(args: &Args) -> Result<Settings> {
                 k.verify_mode,
                 &args.boot,
                 &out,
-            ))
+            )?)
         }
         _ => None,
     };
