@@ -179,6 +179,32 @@ pub fn ccache_ignore_options() -> (&'static str, String) {
     ("CCACHE_IGNOREOPTIONS", value)
 }
 
+/// The environment of ccache in reproducible mode: `CCACHE_BASEDIR` set to `base` (the common
+/// parent of the source and build directories: their absolute paths are hashed relative to the
+/// working directory, so the same layout elsewhere hits), [`CCACHE_NO_HASH_DIR`] and
+/// [`ccache_ignore_options`].
+pub fn ccache_reproducible_env(base: &Path) -> [(&'static str, String); 3] {
+    [
+        ("CCACHE_BASEDIR", base.to_string_lossy().into_owned()),
+        (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
+        ccache_ignore_options(),
+    ]
+}
+
+/// The `USER` and `LOGNAME` a reproducibility check's second build runs as.
+pub const CHECK_USER: &str = "kforge-check";
+
+/// Where a reproducibility check builds again: beside `dir`, named `<dir>-repro-check` (a path
+/// of another length, as `reproducible-builds.rst` asks).
+pub fn repro_check_dir(dir: &Path) -> PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push("-repro-check");
+    dir.with_file_name(name)
+}
+
 /// The counters tool of a wrapper kind.
 pub fn cache_tool(kind: WrapperKind) -> CacheTool {
     match kind {
@@ -515,11 +541,9 @@ impl Run {
     /// `-Wp,-MT,*` in `CCACHE_IGNOREOPTIONS` (see [`ccache_ignore_options`]).
     fn cache_base_dir(&self) -> Vec<(&'static str, String)> {
         match &self.record.wrapper {
-            Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => vec![
-                ("CCACHE_BASEDIR", self.out.to_string_lossy().into_owned()),
-                (CCACHE_NO_HASH_DIR.0, CCACHE_NO_HASH_DIR.1.to_string()),
-                ccache_ignore_options(),
-            ],
+            Some(w) if w.kind == WrapperKind::Ccache && self.record.reproducible => {
+                ccache_reproducible_env(&self.out).to_vec()
+            }
             _ => Vec::new(),
         }
     }
@@ -595,7 +619,6 @@ impl Run {
         rebuild: impl FnOnce(&mut Run, &[(String, String)]) -> Result<(), Error>,
     ) -> Result<crate::repro::ReproCheck, Error> {
         use crate::repro::{CheckBuild, Hints, ReproCheck, compare_dirs};
-        const CHECK_USER: &str = "kforge-check";
         let start = Instant::now();
         let now = || {
             std::time::SystemTime::now()

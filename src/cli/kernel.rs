@@ -116,11 +116,9 @@ impl WrapperArgs {
         {
             // Paths under the common parent of the source and build directories are hashed
             // relative to the working directory, so the same layout elsewhere hits.
-            tree.env("CCACHE_BASEDIR", base.to_string_lossy().into_owned());
-            let (key, value) = kforge::steps::CCACHE_NO_HASH_DIR;
-            tree.env(key, value);
-            let (key, value) = kforge::steps::ccache_ignore_options();
-            tree.env(key, value);
+            for (key, value) in kforge::steps::ccache_reproducible_env(&base) {
+                tree.env(key, value);
+            }
         }
         if kind.is_distributed()
             && let Some(logs) = tree_args.log_dir()

@@ -297,10 +297,11 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
                 format!(
                     "cp {}/.config {}/.config",
                     quote_path(&k.build),
-                    quote_path(repro_check_dir(k))
+                    quote_path(crate::steps::repro_check_dir(&k.build))
                 ),
                 format!(
-                    "# olddefconfig, modules_prepare and M={dir} modules there with USER=LOGNAME=kforge-check, then sha256sum both"
+                    "# olddefconfig, modules_prepare and M={dir} modules there with USER=LOGNAME={}, then sha256sum both",
+                    crate::steps::CHECK_USER
                 ),
             ],
         ));
@@ -352,20 +353,10 @@ fn plan(args: &Args, s: &Settings, run_for_commands: &Run) -> Vec<PlannedStep> {
 }
 
 /// The second build directory of the reproducibility check: beside the first, a longer path.
-fn repro_check_dir(k: &KernelPlan) -> PathBuf {
-    let mut name = k
-        .build
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push("-repro-check");
-    k.build.with_file_name(name)
-}
-
-/// Rebuild the modules in [`repro_check_dir`] from the same `.config` and compare them.
+/// Rebuild the modules in [`repro_check_dir`](crate::steps::repro_check_dir) from the same `.config` and compare them.
 fn repro_check(s: &Settings, run: &mut Run, dir: &str) -> Result<()> {
     let first = &s.kernel.build;
-    let second = repro_check_dir(&s.kernel);
+    let second = crate::steps::repro_check_dir(&s.kernel.build);
     let names: Vec<PathBuf> = s
         .kernel
         .built_modules(dir)

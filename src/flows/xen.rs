@@ -454,7 +454,7 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
         )],
     ));
     if run.options().repro_check {
-        let second = repro_check_dir(&s.xen_dir);
+        let second = crate::steps::repro_check_dir(&s.xen_dir);
         steps.push(PlannedStep::new(
             "repro-check",
             &format!(
@@ -468,9 +468,10 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
                     quote_path(&second)
                 ),
                 format!(
-                    "(cd {} && env USER=kforge-check LOGNAME=kforge-check make {})",
+                    "(cd {} && env USER={user} LOGNAME={user} make {})",
                     quote_path(&second),
-                    quote(&s.xen_target)
+                    quote(&s.xen_target),
+                    user = crate::steps::CHECK_USER,
                 ),
             ],
         ));
@@ -494,20 +495,11 @@ fn plan(args: &Args, s: &Settings, run: &Run) -> Vec<PlannedStep> {
 }
 
 /// The second Xen tree of the reproducibility check: beside the first, a longer path.
-fn repro_check_dir(xen_dir: &Path) -> PathBuf {
-    let mut name = xen_dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push("-repro-check");
-    xen_dir.with_file_name(name)
-}
-
 /// Extract the Xen archive again beside the first tree, build the same target there and
 /// compare what it installed under `dist/install/boot`.
 fn repro_check(args: &Args, s: &Settings, run: &mut Run) -> Result<()> {
     let first = &s.xen_dir;
-    let second = repro_check_dir(first);
+    let second = crate::steps::repro_check_dir(first);
     let boot = Path::new("dist/install/boot");
     let names: Vec<PathBuf> = files_under(first.join(boot))
         .iter()
