@@ -54,6 +54,9 @@ config BOARD_OCELOT
 config BOARD_BIG
 \tbool \"a 64-bit board\"
 
+config BOARD_OTHER
+\tbool \"another 32-bit board\"
+
 config SERIAL
 \ttristate \"serial\"
 
@@ -130,6 +133,10 @@ fn mips_tree() -> Tree {
              CONFIG_BOARD_OCELOT=y\nCONFIG_SERIAL=y\nCONFIG_CMDLINE=\"console=ttyS0\"\n",
         ),
         (
+            "arch/mips/configs/generic/board-other.config",
+            "# require CONFIG_32BIT=y\nCONFIG_BOARD_OTHER=y\n",
+        ),
+        (
             "arch/mips/configs/generic/board-big.config",
             "# require CONFIG_64BIT=y\nCONFIG_BOARD_BIG=y\nCONFIG_NR=16\n",
         ),
@@ -183,4 +190,8 @@ fn mips_generic_defconfigs_are_make_s() {
     assert!(outputs[1].contains("CONFIG_BOARD_BIG=y"), "{}", outputs[1]);
     assert!(outputs[1].contains("CONFIG_NR=16"), "{}", outputs[1]);
     assert!(!outputs[2].contains("CONFIG_BOARD_BIG=y"), "{}", outputs[2]);
+    // A legacy alias merges only its own board (`BOARDS=ocelot`), not every board that fits.
+    assert!(outputs[0].contains("CONFIG_BOARD_OTHER=y"), "{}", outputs[0]);
+    assert!(outputs[2].contains("CONFIG_BOARD_OCELOT=y"), "{}", outputs[2]);
+    assert!(!outputs[2].contains("CONFIG_BOARD_OTHER=y"), "{}", outputs[2]);
 }
