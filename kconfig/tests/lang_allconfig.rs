@@ -305,15 +305,23 @@ fn missing_file_is_refused_like_conf() {
         "{}",
         run.stderr
     );
-    match k.new_config_with(
-        &Target::AllNo,
-        &NewConfigOptions::default().allconfig(AllConfig::File(missing.clone())),
-    ) {
-        Err(ResolveError::Read { path, .. }) => assert_eq!(path, missing),
-        other => panic!(
-            "expected a read error for {}, got {other:?}",
-            missing.display()
-        ),
+    let err = k
+        .new_config_with(
+            &Target::AllNo,
+            &NewConfigOptions::default().allconfig(AllConfig::File(missing.clone())),
+        )
+        .expect_err("a missing allconfig file is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("KCONFIG_ALLCONFIG") && message.contains("no-such.config"),
+        "{message}"
+    );
+    match err {
+        ResolveError::AllConfigNotFound { file, tried } => {
+            assert_eq!(file, missing);
+            assert!(tried.contains(&missing), "{tried:?}");
+        }
+        other => panic!("expected a not-found error, got {other:?}"),
     }
 
     // `1` with neither allno.config nor all.config anywhere.

@@ -191,7 +191,19 @@ fn mips_generic_defconfigs_are_make_s() {
     assert!(outputs[1].contains("CONFIG_NR=16"), "{}", outputs[1]);
     assert!(!outputs[2].contains("CONFIG_BOARD_BIG=y"), "{}", outputs[2]);
     // A legacy alias merges only its own board (`BOARDS=ocelot`), not every board that fits.
-    assert!(outputs[0].contains("CONFIG_BOARD_OTHER=y"), "{}", outputs[0]);
-    assert!(outputs[2].contains("CONFIG_BOARD_OCELOT=y"), "{}", outputs[2]);
-    assert!(!outputs[2].contains("CONFIG_BOARD_OTHER=y"), "{}", outputs[2]);
+    assert!(
+        outputs[0].contains("CONFIG_BOARD_OTHER=y"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[2].contains("CONFIG_BOARD_OCELOT=y"),
+        "{}",
+        outputs[2]
+    );
+    assert!(
+        !outputs[2].contains("CONFIG_BOARD_OTHER=y"),
+        "{}",
+        outputs[2]
+    );
 }

@@ -204,6 +204,18 @@ pub enum ResolveError {
         /// The source tree searched next.
         srctree: PathBuf,
     },
+    /// The allconfig file named (KCONFIG_ALLCONFIG=FILE) is in none of the places conf looks.
+    #[error(
+        "KCONFIG_ALLCONFIG file {} not found (looked for {}): create it, or name an existing file",
+        file.display(),
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    AllConfigNotFound {
+        /// The file as named.
+        file: PathBuf,
+        /// Where it was looked for, in conf's order.
+        tried: Vec<PathBuf>,
+    },
     /// An allconfig file was given for a target other than `allnoconfig`, `allyesconfig`,
     /// `allmodconfig` and `alldefconfig`.
     #[error(

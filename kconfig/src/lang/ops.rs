@@ -385,13 +385,16 @@ fn read_allconfig(
         }
     };
     match allconfig {
-        AllConfig::File(path) => match read_first(&conf_candidates(loaded, None, path))? {
-            Some(text) => Ok((text, path.display().to_string())),
-            None => Err(ResolveError::Read {
-                path: path.clone(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            }),
-        },
+        AllConfig::File(path) => {
+            let candidates = conf_candidates(loaded, None, path);
+            match read_first(&candidates)? {
+                Some(text) => Ok((text, path.display().to_string())),
+                None => Err(ResolveError::AllConfigNotFound {
+                    file: path.clone(),
+                    tried: candidates,
+                }),
+            }
+        }
         AllConfig::Search { build_dir } => {
             for name in [specific, "all.config"] {
                 let candidates = conf_candidates(loaded, Some(build_dir), name.as_ref());
