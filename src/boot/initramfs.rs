@@ -13,7 +13,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use cpio::newc::{Builder, ModeFileType};
@@ -46,7 +45,7 @@ pub enum Error {
     /// A file to put into the image could not be read, or the image could not be written.
     #[error("cannot {action} {}", path.display())]
     Io {
-        /// `read` or `write`.
+        /// `read`, `write` or `create the directory`.
         action: &'static str,
         /// The file.
         path: PathBuf,
@@ -54,6 +53,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The archive could not be encoded in memory.
+    #[error("cannot encode the initramfs (newc cpio)")]
+    Encode(#[source] std::io::Error),
     /// A path inside the image is not absolute or holds `..`.
     #[error(
         "{path:?} is not a valid path inside the initramfs (absolute, no `..`, no empty parts)"
@@ -249,7 +251,7 @@ impl Initramfs {
                         Vec::new(),
                     ),
                 };
-                Ok((builder, Cursor::new(data)))
+                Ok((builder, data))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         // Inode numbers start at 1 (0 is unusual and confuses some readers).
@@ -257,11 +259,7 @@ impl Initramfs {
             .into_iter()
             .enumerate()
             .map(|(i, (b, d))| (b.ino(u32::try_from(i).unwrap_or(u32::MAX) + 1), d));
-        write_entries(entries).map_err(|source| Error::Io {
-            action: "write",
-            path: PathBuf::from("<memory>"),
-            source,
-        })
+        write_entries(entries).map_err(Error::Encode)
     }
 
     /// Write the archive to `dest` atomically (a temp file beside it, then renamed).
@@ -270,7 +268,7 @@ impl Initramfs {
         let bytes = self.to_bytes()?;
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                action: "write",
+                action: "create the directory",
                 path: parent.to_path_buf(),
                 source,
             })?;
@@ -284,12 +282,9 @@ impl Initramfs {
 }
 
 /// `cpio::write_cpio` numbers inodes from 0 by position; this keeps each builder's own.
-fn write_entries(
-    entries: impl Iterator<Item = (Builder, Cursor<Vec<u8>>)>,
-) -> std::io::Result<Vec<u8>> {
+fn write_entries(entries: impl Iterator<Item = (Builder, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     for (builder, data) in entries {
-        let data = data.into_inner();
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         let mut writer = builder.write(&mut out, len);
         std::io::Write::write_all(&mut writer, &data)?;
