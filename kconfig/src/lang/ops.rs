@@ -500,10 +500,17 @@ fn merge_target_config(
     if !recipe.boards.is_empty() {
         let reference = olddefconfig(loaded, merged.as_bytes(), ".config");
         for board in &recipe.boards {
-            // generic-board-config.sh warns about a missing board file and goes on.
-            let Ok(text) = read(board) else {
-                tracing::warn!(board = %board.display(), "board config not found");
-                continue;
+            // generic-board-config.sh warns about a missing board file and goes on; a file that
+            // is there and cannot be read is an error.
+            let text = match read(board) {
+                Ok(text) => text,
+                Err(ResolveError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::warn!(board = %board.display(), "board config not found");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             if merge_target::requirements_hold(&text, reference.config_str()) {
                 merged = merge_target::merge_text(&merged, &text, &prefix);
