@@ -148,19 +148,26 @@ fn write_file(job: &WriteJob) -> Result<(), Error> {
         path: job.path.clone(),
         source,
     };
-    // create_new: never follows a symlink at the final component.
-    let mut file = OpenOptions::new()
+    let mut file = create(&job.path, job.perm).map_err(err)?;
+    file.write_all(&job.data).map_err(err)?;
+    finish(&file, job.perm, job.mtime).map_err(err)
+}
+
+/// A new file at `path`, writable by us whatever `perm` says (`create_new`: never follows a
+/// symlink at the final component).
+fn create(path: &std::path::Path, perm: u32) -> std::io::Result<fs::File> {
+    OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(job.perm | 0o200)
-        .open(&job.path)
-        .map_err(err)?;
-    file.write_all(&job.data).map_err(err)?;
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(job.mtime))
-        .map_err(err)?;
-    if job.perm & 0o200 == 0 {
-        file.set_permissions(fs::Permissions::from_mode(job.perm))
-            .map_err(err)?;
+        .mode(perm | 0o200)
+        .open(path)
+}
+
+/// The archive's modification time and, when it lacks the owner's write bit, its mode.
+fn finish(file: &fs::File, perm: u32, mtime: u64) -> std::io::Result<()> {
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))?;
+    if perm & 0o200 == 0 {
+        file.set_permissions(fs::Permissions::from_mode(perm))?;
     }
     Ok(())
 }
@@ -180,12 +187,7 @@ pub(crate) fn write_streamed(
         path: path.to_owned(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(perm | 0o200)
-        .open(path)
-        .map_err(err)?;
+    let mut file = create(path, perm).map_err(err)?;
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
     loop {
@@ -213,11 +215,6 @@ pub(crate) fn write_streamed(
         len += filled as u64;
     }
     file.set_len(len).map_err(err)?;
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
-        .map_err(err)?;
-    if perm & 0o200 == 0 {
-        file.set_permissions(fs::Permissions::from_mode(perm))
-            .map_err(err)?;
-    }
+    finish(&file, perm, mtime).map_err(err)?;
     Ok(len)
 }
